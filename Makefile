@@ -1,0 +1,56 @@
+# Matchday: `make run` and `make test` each set up .venv on a fresh machine, reinstalling only when
+# pyproject.toml or requirements.lock changed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= cpu,dev
+
+# The shared real data sits beside the checkout on development and CI machines.
+ifneq ($(wildcard ../shared/data),)
+export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: run test lint format bench-ingest lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+## run: ingest the match data (MATCHDAY_DATA_DIR, else the bundled sample seasons) and show the store
+run: $(STAMP)
+	$(BIN)/matchday data ingest
+	$(BIN)/matchday data status
+
+## test: every test, unit and integration (real PostgreSQL and Redis on 127.0.0.1)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench-ingest: full ingest of MATCHDAY_DATA_DIR into SQLite and PostgreSQL; figures for BENCHMARKS.md
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+## lock: re-resolve the dependencies and rewrite requirements.lock
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	( echo "# Tested versions of every dependency, used as pip constraints by the Makefile (reproducible resolves)."; \
+	  echo "# Regenerate after changing pyproject.toml: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^matchday' ) > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .matchday

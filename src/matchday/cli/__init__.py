@@ -1,0 +1,34 @@
+"""The `matchday` command line: one command group per noun."""
+
+from __future__ import annotations
+
+import typer
+
+from matchday import __version__
+from matchday.cli import data
+from matchday.cli._common import start
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="matchday",
+    help="Football match prediction and betting intelligence, from real data to served models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"matchday {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Settings come from MATCHDAY_* environment variables (see the README)."""
+    ctx.obj = start()

@@ -1,0 +1,43 @@
+"""What every command shares: settings loaded once, logging configured, the console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from matchday.config import Settings, SettingsError, load_settings
+from matchday.log import bind_run_id, configure_logging
+
+__all__ = ["AppState", "console", "error_console", "fail", "start"]
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    run_id: str
+
+
+def start() -> AppState:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+    configure_logging(settings)
+    return AppState(settings=settings, run_id=bind_run_id())
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    error_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def state(ctx: typer.Context) -> AppState:
+    if not isinstance(ctx.obj, AppState):
+        ctx.obj = start()
+    return ctx.obj

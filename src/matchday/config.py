@@ -1,0 +1,108 @@
+"""Settings for every Matchday process, read once from `MATCHDAY_*` environment variables.
+
+Nothing else in the package reads `os.environ`: callers build a `Settings` (or call `load_settings`) and pass
+it down. A bad value fails at start with a message naming the variable and the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LogFormat", "Profile", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "MATCHDAY_"
+_TEST_PREFIX = "MATCHDAY_TEST_"
+
+
+class Profile(StrEnum):
+    LOCAL = "local"  # embedded stores: SQLite, local files, Feast local, MLflow on SQLite
+    PROD = "prod"  # PostgreSQL, Redis, a tracking server: every URL comes from configuration
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    profile: Profile = Profile.LOCAL
+    data_dir: Path | None = Field(
+        default=None, description="Folder with football-data/ and international/ (the shared data)."
+    )
+    state_dir: Path = Field(
+        default=Path(".matchday"), description="Holds every embedded store: SQLite, caches, later Feast/MLflow."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default a SQLite file in the state dir."
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+    football_data_base_url: str = "https://www.football-data.co.uk"
+    download_retries: int = Field(default=4, ge=1, le=20)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql:// SQLAlchemy URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'matchday.db').resolve()}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    # MATCHDAY_TEST_* configure the test suite, not the product.
+    return sorted(
+        key for key in environ if key.startswith(ENV_PREFIX) and key not in known and not key.startswith(_TEST_PREFIX)
+    )
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build `Settings` from the environment, turning pydantic's error into one that names the variable.
+
+    A `MATCHDAY_*` variable that is not a setting is an error too: a typo must not silently fall back to a
+    default (MATCHDAY_DATABSE_URL would otherwise write to the local SQLite file).
+    """
+    unknown = _unknown_variables(os.environ if environ is None else environ)
+    if unknown:
+        known = ", ".join(sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields))
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known: {known}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
