@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LogFormat", "Profile", "Settings", "SettingsError", "load_settings"]
@@ -68,6 +68,13 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @model_validator(mode="after")
+    def _prod_needs_real_stores(self) -> Settings:
+        # In production an unset URL must not quietly fall back to a SQLite file on a pod's disk.
+        if self.profile is Profile.PROD and self.database_url is None:
+            raise ValueError(f"profile 'prod' needs {ENV_PREFIX}DATABASE_URL (a postgresql:// URL)")
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url is not None:
@@ -102,7 +109,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a rule across settings: the message names the variables
+                problems.append(message)
+                continue
             field = ".".join(str(part) for part in error["loc"])
-            variable = f"{ENV_PREFIX}{field.upper()}"
-            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+            problems.append(f"{ENV_PREFIX}{field.upper()}={error.get('input')!r}: {message}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -68,9 +69,18 @@ class TextFormatter(logging.Formatter):
         return line.rstrip()
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time, so a rich progress bar that redirects it can print
+    log lines above the bar instead of being torn by them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(settings: Settings) -> None:
     """Install one handler on the `matchday` logger; calling it again replaces it rather than stacking."""
-    handler = logging.StreamHandler()
+    handler = _CurrentStderrHandler()
     handler.setFormatter(JsonFormatter() if settings.log_format is LogFormat.JSON else TextFormatter())
     handler.addFilter(_RunIdFilter())
     logger = logging.getLogger("matchday")

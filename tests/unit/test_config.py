@@ -119,3 +119,11 @@ def test_a_mistyped_variable_is_refused_naming_it() -> None:
 
 def test_test_suite_variables_are_not_settings() -> None:
     assert load_settings(environ={"MATCHDAY_TEST_POSTGRES_URL": "postgresql://x/y"}).profile is Profile.LOCAL
+
+
+def test_prod_profile_refuses_to_fall_back_to_sqlite() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, profile="prod")
+    assert "MATCHDAY_DATABASE_URL" in str(caught.value)
+    settings = load_settings(environ={}, profile="prod", database_url="postgresql://db/matchday")
+    assert settings.resolved_database_url == "postgresql://db/matchday"

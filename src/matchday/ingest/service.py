@@ -119,7 +119,7 @@ def _ingest(store: MatchStore, path: Path, force: bool, parse: Callable[[], Pars
     report.quotes_added, report.new_teams = written.quotes_added, written.new_teams
     report.rows_quarantined, report.values_quarantined = parsed.rejected_rows, parsed.dropped_values
     report.seconds = time.perf_counter() - started
-    log.info(
+    log.debug(  # the ingest_runs table and the CLI summary carry the same; failures are warnings
         "ingest.file.loaded",
         extra={
             "path": str(path),
