@@ -94,13 +94,13 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
     )
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def load_settings(**overrides: object) -> Settings:
     """Build `Settings` from the environment, turning pydantic's error into one that names the variable.
 
     A `MATCHDAY_*` variable that is not a setting is an error too: a typo must not silently fall back to a
     default (MATCHDAY_DATABSE_URL would otherwise write to the local SQLite file).
     """
-    unknown = _unknown_variables(os.environ if environ is None else environ)
+    unknown = _unknown_variables(os.environ)
     if unknown:
         known = ", ".join(sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields))
         raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known: {known}")

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import os
 import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,10 +17,18 @@ from matchday.ingest.download import (
     season_code,
 )
 
-pytestmark = pytest.mark.integration
+from .football_data_server import (
+    DATA_DIR,
+    FOOTBALL_DATA,
+    RESULT_COLUMNS,
+    STAT_COLUMNS,
+    Reply,
+    Site,
+    serve,
+    write_fixtures_file,
+)
 
-DATA_DIR = Path(os.environ.get("MATCHDAY_DATA_DIR") or Path(__file__).resolve().parents[3] / "shared" / "data")
-FOOTBALL_DATA = DATA_DIR / "football-data"
+pytestmark = pytest.mark.integration
 
 if not (FOOTBALL_DATA / "E0" / "1920.csv").is_file():
     pytest.skip(
@@ -33,123 +36,19 @@ if not (FOOTBALL_DATA / "E0" / "1920.csv").is_file():
         allow_module_level=True,
     )
 
-RESULT_COLUMNS = {"FTHG", "FTAG", "FTR", "HTHG", "HTAG", "HTR"}
-STAT_COLUMNS = {
-    "HS",
-    "AS",
-    "HST",
-    "AST",
-    "HF",
-    "AF",
-    "HC",
-    "AC",
-    "HY",
-    "AY",
-    "HR",
-    "AR",
-}
 HTML = b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Site:
-    """State shared with the request handler: scripted replies and a request log."""
-
-    fixtures_file: Path
-    script: list[Reply] = field(default_factory=list)  # served first, in order
-    always: Reply | None = None  # served for every request once the script is used up
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    conditional_hits: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    base_url: str = ""
-
-    def file_for(self, path: str) -> Path | None:
-        if path == "/fixtures.csv":
-            return self.fixtures_file
-        parts = path.strip("/").split("/")
-        if len(parts) == 3 and parts[0] == "mmz4281" and parts[2].endswith(".csv"):
-            candidate = FOOTBALL_DATA / parts[2].removesuffix(".csv") / f"{parts[1]}.csv"
-            if candidate.is_file():
-                return candidate
-        return None
-
-
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # the name http.server dispatches to
-            with site.lock:
-                site.requests.append((self.path, dict(self.headers.items())))
-                scripted = site.script.pop(0) if site.script else site.always
-            if scripted is not None:
-                self._reply(scripted)
-                return
-            file = site.file_for(self.path)
-            if file is None:
-                self._reply(Reply(404, b"not found"))
-                return
-            body = file.read_bytes()
-            etag = f'"{hashlib.sha256(body).hexdigest()}"'
-            if self.headers.get("If-None-Match") == etag:
-                with site.lock:
-                    site.conditional_hits += 1
-                self._reply(Reply(304, headers={"ETag": etag}))
-                return
-            self._reply(Reply(200, body, {"ETag": etag, "Content-Type": "text/csv"}))
-
-        def _reply(self, reply: Reply) -> None:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            if reply.status != 304:
-                self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if reply.status != 304:
-                self.wfile.write(reply.body)
-
-        def log_message(self, *args: object) -> None:
-            pass  # keep pytest output clean
-
-    return Handler
 
 
 @pytest.fixture
 def fixtures_file(tmp_path: Path) -> Path:
     """Upcoming-fixtures CSV: first 10 E0 2022-23 matches, no results or stats."""
-    text = (FOOTBALL_DATA / "E0" / "2223.csv").read_text(encoding="latin-1")
-    reader = csv.DictReader(io.StringIO(text))
-    assert reader.fieldnames is not None
-    keep = [c for c in reader.fieldnames if c not in RESULT_COLUMNS | STAT_COLUMNS]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=keep, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for _, row in zip(range(10), reader, strict=False):
-        writer.writerow(row)
-    path = tmp_path / "served-fixtures.csv"
-    path.write_text(out.getvalue(), encoding="latin-1")
-    return path
+    return write_fixtures_file(tmp_path / "served-fixtures.csv")
 
 
 @pytest.fixture
 def site(fixtures_file: Path) -> Iterator[Site]:
-    state = Site(fixtures_file=fixtures_file)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    # A short poll interval keeps shutdown() (and so each test's teardown) fast.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(Site(fixtures_file=fixtures_file)) as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from matchday.ingest.football_data import parse_season_file
 from matchday.ingest.service import discover_sources, ingest_file, ingest_files
 from matchday.ingest.store import repository
 from matchday.ingest.store.database import make_engine, migrate
+from matchday.ingest.store.frames import load_match_frame, load_quote_frame
 from matchday.ingest.store.models import (
     Base,
     IngestRunRow,
@@ -307,3 +308,22 @@ def test_the_whole_data_folder_into_postgresql(
         ("row", "duplicate match"): 1,
     }
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_frames_read_back_what_was_stored(
+    database_url: str, data_dir: Path, stores: Callable[[str], MatchStore]
+) -> None:
+    store = stores(database_url)
+    paths = _season_files(data_dir, "E0/2122.csv", "E0/2223.csv", "D1/2223.csv")
+    ingest_files(store, paths)
+    matches = load_match_frame(store.engine, competitions=["E0"], seasons=[2022])
+    assert len(matches) == 380
+    assert matches["match_date"].is_monotonic_increasing
+    first = matches.iloc[0]
+    assert (first.home_team, first.away_team, first.home_goals, first.away_goals) == ("Crystal Palace", "Arsenal", 0, 2)
+    assert (first.home_shots, first.away_shots) == (10.0, 10.0)
+    assert len(load_match_frame(store.engine)) == 380 + 380 + 306
+    quotes = load_quote_frame(store.engine, matches["match_id"].tolist())
+    parsed = parse_season_file(paths[1])
+    assert len(quotes) == sum(len(m.quotes) for _, m in parsed.matches)
+    assert set(quotes["match_id"]) == set(matches["match_id"])

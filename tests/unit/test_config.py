@@ -109,21 +109,23 @@ def test_settings_are_frozen() -> None:
     assert settings.log_level == "INFO"
 
 
-def test_a_mistyped_variable_is_refused_naming_it() -> None:
+def test_a_mistyped_variable_is_refused_naming_it(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("MATCHDAY_DATABSE_URL", "postgresql://x/y")
     with pytest.raises(SettingsError) as caught:
-        load_settings(environ={"MATCHDAY_DATABSE_URL": "postgresql://x/y"})
+        load_settings()
     message = str(caught.value)
     assert "MATCHDAY_DATABSE_URL" in message
     assert "MATCHDAY_DATABASE_URL" in message  # the known settings are listed to spot the typo
 
 
-def test_test_suite_variables_are_not_settings() -> None:
-    assert load_settings(environ={"MATCHDAY_TEST_POSTGRES_URL": "postgresql://x/y"}).profile is Profile.LOCAL
+def test_test_suite_variables_are_not_settings(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("MATCHDAY_TEST_POSTGRES_URL", "postgresql://x/y")
+    assert load_settings().profile is Profile.LOCAL
 
 
-def test_prod_profile_refuses_to_fall_back_to_sqlite() -> None:
+def test_prod_profile_refuses_to_fall_back_to_sqlite(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings(environ={}, profile="prod")
+        load_settings(profile="prod")
     assert "MATCHDAY_DATABASE_URL" in str(caught.value)
-    settings = load_settings(environ={}, profile="prod", database_url="postgresql://db/matchday")
+    settings = load_settings(profile="prod", database_url="postgresql://db/matchday")
     assert settings.resolved_database_url == "postgresql://db/matchday"

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from matchday.config import Settings, SettingsError, load_settings
 from matchday.log import bind_run_id, configure_logging
@@ -33,7 +34,8 @@ def start() -> AppState:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    error_console.print(f"[bold red]error:[/] {message}")
+    # The message may quote settings values and paths: escape them so "[" is never read as rich markup.
+    error_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 

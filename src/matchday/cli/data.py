@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -87,7 +89,8 @@ def _summary(report: IngestReport) -> Table:
 
 
 def _short(path: Path) -> str:
-    return "/".join(path.parts[-2:])
+    """The last two parts of a path, escaped for rich markup (file names may contain '[')."""
+    return escape("/".join(path.parts[-2:]))
 
 
 @app.command()
@@ -109,25 +112,25 @@ def ingest(
         sources = _default_sources(settings)
     if not sources:
         fail("no source files found")
-    store = open_store(settings)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("ingesting", total=len(sources))
+    with closing(open_store(settings)) as store:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("ingesting", total=len(sources))
 
-        def advance(file: FileReport) -> None:
-            progress.update(task, advance=1, description=f"ingesting {_short(file.path)}")
+            def advance(file: FileReport) -> None:
+                progress.update(task, advance=1, description=f"ingesting {_short(file.path)}")
 
-        report = ingest_files(store, sources, force=force, on_file=advance)
+            report = ingest_files(store, sources, force=force, on_file=advance)
     console.print(_summary(report))
     for file in report.files:
         for team in file.new_teams:
             if team.look_alikes:
-                console.print(f"[yellow]new team[/] {team.describe()} [dim]({_short(file.path)})[/]")
+                console.print(f"[yellow]new team[/] {escape(team.describe())} [dim]({_short(file.path)})[/]")
     new_teams = sum(len(file.new_teams) for file in report.files)
     if new_teams:
         console.print(f"{new_teams} new team name(s) stored as their own teams; none merged by guess.")
     for file in report.failed:
-        console.print(f"[red]failed[/] {file.error}")
+        console.print(f"[red]failed[/] {escape(file.error or '')}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -138,8 +141,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Matches and quotes per league and season, and quarantine counts."""
-    store = open_store(state(ctx).settings)
-    summary = store_status(store.engine)
+    with closing(open_store(state(ctx).settings)) as store:
+        summary = store_status(store.engine)
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
         return
@@ -148,8 +151,8 @@ def status(
         table.add_column(name, justify="right" if name in ("matches", "quotes") else "left")
     for season in summary.seasons:
         table.add_row(
-            season.competition,
-            season.season,
+            escape(season.competition),
+            escape(season.season),
             f"{season.matches:,}",
             f"{season.quotes:,}",
             season.first_match,
@@ -169,8 +172,8 @@ def quarantine(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """What was refused and why, grouped by reason (a `value` was dropped from a match that still loaded)."""
-    store = open_store(state(ctx).settings)
-    groups = quarantine_groups(store.engine)
+    with closing(open_store(state(ctx).settings)) as store:
+        groups = quarantine_groups(store.engine)
     if as_json:
         typer.echo(json.dumps([asdict(group) for group in groups], indent=2))
         return
@@ -178,7 +181,7 @@ def quarantine(
     for name in ("scope", "reason", "count", "example"):
         table.add_column(name, justify="right" if name == "count" else "left")
     for group in groups:
-        table.add_row(group.scope, group.reason, str(group.count), group.example)
+        table.add_row(group.scope, escape(group.reason), str(group.count), escape(group.example))
     console.print(table if groups else "The quarantine is empty.")
 
 
@@ -220,5 +223,5 @@ def fixtures(
     for name in ("league", "date", "kickoff_utc", "home", "away", "quotes"):
         table.add_column(name)
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*(escape(str(value)) for value in row.values()))
     console.print(table)

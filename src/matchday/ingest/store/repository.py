@@ -71,6 +71,10 @@ class MatchStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def close(self) -> None:
+        """Close the engine's pooled connections (a CLI command ends; a test drops its database)."""
+        self.engine.dispose()
+
     def succeeded_run_for(self, sha256: str) -> int | None:
         """The id of a successful earlier ingest of exactly these bytes, if any."""
         with self.engine.connect() as connection:
