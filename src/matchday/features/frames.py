@@ -1,0 +1,46 @@
+"""The column contracts of the frames every feature function takes.
+
+A *match frame* has one row per played match, sorted by `match_date` then `match_id`:
+    match_id int, competition str, season int, match_date datetime64[ns] (midnight),
+    home_team str, away_team str, home_goals int, away_goals int,
+    and, where the source records them (NaN otherwise), float columns
+    home_shots, away_shots, home_shots_on_target, away_shots_on_target.
+A *quote frame* has one row per price: match_id int, bookmaker str, market str ('1x2', 'over_under',
+'asian_handicap'), selection str ('home', 'draw', 'away', 'over', 'under'), phase str ('opening', 'closing'),
+line float (NaN for 1X2), price float.
+Feature functions return a frame indexed by `match_id` in the match frame's order.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["MATCH_COLUMNS", "QUOTE_COLUMNS", "STAT_COLUMNS", "match_days", "validate_match_frame"]
+
+MATCH_COLUMNS = (
+    "match_id",
+    "competition",
+    "season",
+    "match_date",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+)
+STAT_COLUMNS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target")
+QUOTE_COLUMNS = ("match_id", "bookmaker", "market", "selection", "phase", "line", "price")
+
+
+def validate_match_frame(matches: pd.DataFrame) -> None:
+    """Raise ValueError naming what is wrong: a missing column, or rows out of time order."""
+    missing = [column for column in MATCH_COLUMNS if column not in matches.columns]
+    if missing:
+        raise ValueError(f"match frame lacks column(s) {', '.join(missing)}")
+    order = matches[["match_date", "match_id"]].to_records(index=False).tolist()
+    if order != sorted(order):
+        raise ValueError("match frame must be sorted by match_date, then match_id")
+
+
+def match_days(matches: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frame split into consecutive match days, in time order."""
+    return [day for _, day in matches.groupby("match_date", sort=True)]
