@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from click.testing import Result
 from sqlalchemy import Engine
@@ -418,3 +419,31 @@ def test_a_file_name_with_brackets_is_reported_not_read_as_markup(cli: Cli, tmp_
 
     assert result.exit_code == 1, result.output
     assert f"{odd}: empty file" in result.stdout.replace("\n", "")
+
+
+def test_features_build_writes_the_point_in_time_table(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    files = [data_dir / "football-data" / "E0" / name for name in ("2122.csv", "2223.csv")]
+    assert cli("data", "ingest", *map(str, files)).exit_code == 0
+    out = tmp_path / "features" / "e0.parquet"
+
+    result = cli("features", "build", "--out", str(out), "--league", "E0", "--seasons", "2022")
+
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out)
+    assert len(table) == 380
+    assert list(table.columns[:6]) == ["match_id", "kickoff", "home_team", "away_team", "competition", "season"]
+    assert set(table["season"]) == {2022}
+    # 2022-23 rows see 2021-22's matches (history is kept): only the promoted clubs start with no form
+    assert table.iloc[0]["home_form_n"] == 6
+    without_form = set(table.loc[table["home_form_n"] == 0, "home_team"]) | set(
+        table.loc[table["away_form_n"] == 0, "away_team"]
+    )
+    assert without_form == {"Fulham", "Bournemouth", "Nott'm Forest"}
+    assert "matches" in result.stdout and "380" in result.stdout
+
+
+def test_features_build_refuses_an_unknown_league(cli: Cli, tmp_path: Path) -> None:
+    result = cli("features", "build", "--out", str(tmp_path / "x.parquet"), "--league", "X9")
+    assert result.exit_code == 2
+    assert "X9" in result.stderr and "unknown league" in result.stderr
+    assert not (tmp_path / "x.parquet").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from matchday import __version__
-from matchday.cli import data
+from matchday.cli import data, features
 from matchday.cli._common import start
 
 __all__ = ["app"]
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 
 
 def _version(value: bool) -> None:

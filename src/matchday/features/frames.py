@@ -13,9 +13,20 @@ Feature functions return a frame indexed by `match_id` in the match frame's orde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
-__all__ = ["MATCH_COLUMNS", "QUOTE_COLUMNS", "STAT_COLUMNS", "match_days", "validate_match_frame"]
+from matchday.domain import Match
+
+__all__ = [
+    "MATCH_COLUMNS",
+    "QUOTE_COLUMNS",
+    "STAT_COLUMNS",
+    "frames_from_matches",
+    "match_days",
+    "validate_match_frame",
+]
 
 MATCH_COLUMNS = (
     "match_id",
@@ -44,3 +55,39 @@ def validate_match_frame(matches: pd.DataFrame) -> None:
 def match_days(matches: pd.DataFrame) -> list[pd.DataFrame]:
     """The frame split into consecutive match days, in time order."""
     return [day for _, day in matches.groupby("match_date", sort=True)]
+
+
+def frames_from_matches(matches: Sequence[Match]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match and quote frames from parsed matches (ids by time order), for work that needs no store."""
+    ordered = sorted(matches, key=lambda m: (m.match_date, m.competition, m.home_team))
+    rows = [
+        {
+            "match_id": match_id,
+            "competition": m.competition,
+            "season": m.season,
+            "match_date": pd.Timestamp(m.match_date),
+            "kickoff_at": pd.Timestamp(m.kickoff_at) if m.kickoff_at else pd.NaT,
+            "home_team": m.home_team,
+            "away_team": m.away_team,
+            "home_goals": m.home_goals,
+            "away_goals": m.away_goals,
+            "home_shots": m.stats.home_shots,
+            "away_shots": m.stats.away_shots,
+            "home_shots_on_target": m.stats.home_shots_on_target,
+            "away_shots_on_target": m.stats.away_shots_on_target,
+        }
+        for match_id, m in enumerate(ordered)
+    ]
+    frame = pd.DataFrame(rows)
+    for column in STAT_COLUMNS:
+        frame[column] = frame[column].astype("float64")
+    quotes = pd.DataFrame(
+        [
+            (match_id, q.bookmaker, q.market.value, q.selection.value, q.phase.value, q.line, q.price)
+            for match_id, m in enumerate(ordered)
+            for q in m.quotes
+        ],
+        columns=list(QUOTE_COLUMNS),
+    )
+    quotes["line"] = quotes["line"].astype("float64")
+    return frame, quotes
