@@ -39,12 +39,12 @@ def _parse_all(sources: list[Path]) -> tuple[int, int]:
     return matches, quotes
 
 
-def _ingest(url: str, sources: list[Path]) -> tuple[int, int, float]:
+def _ingest(url: str, sources: list[Path], workers: int = 1) -> tuple[int, int, float]:
     engine = make_engine(url)
     try:
         migrate(engine)
         started = time.perf_counter()
-        report = ingest_files(MatchStore(engine), sources)
+        report = ingest_files(MatchStore(engine), sources, workers=workers)
         elapsed = time.perf_counter() - started
     finally:
         engine.dispose()
@@ -84,6 +84,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             rows.append(("sqlite", *_ingest(f"sqlite:///{Path(folder) / 'bench.db'}", sources)))
         rows.append(("postgresql", *_with_postgres(args.postgres_url, lambda url: _ingest(url, sources))))
+        rows.append(("postgres x2", *_with_postgres(args.postgres_url, lambda url: _ingest(url, sources, workers=2))))
         for target, n_matches, n_quotes, seconds in rows:
             print(
                 f"{target:<12}{seconds:>9.1f}{n_matches:>10,}{n_quotes:>12,}"

@@ -288,7 +288,7 @@ def test_the_whole_data_folder_into_postgresql(
     quarantine holds only the rows and values that really are bad."""
     store = stores(postgres_url)
     sources = discover_sources(data_dir)
-    report = ingest_files(store, sources)
+    report = ingest_files(store, sources, workers=2)
     assert not report.failed
     status = store_status(store.engine)
     files = [p for p in sources if p.parent.parent.name == "football-data"]
@@ -327,3 +327,23 @@ def test_frames_read_back_what_was_stored(
     parsed = parse_season_file(paths[1])
     assert len(quotes) == sum(len(m.quotes) for _, m in parsed.matches)
     assert set(quotes["match_id"]) == set(matches["match_id"])
+
+
+def test_parallel_workers_store_exactly_what_one_worker_does(
+    postgres_url: str, data_dir: Path, stores: Callable[[str], MatchStore]
+) -> None:
+    store = stores(postgres_url)
+    paths = _season_files(data_dir, "SP1/2021.csv", "SP1/2122.csv", "SP1/2223.csv", "F1/2223.csv")
+    seen: list[Path] = []
+
+    report = ingest_files(store, paths, workers=2, on_file=lambda f: seen.append(f.path))
+
+    assert [f.path for f in report.files] == paths  # reports in the order asked, whatever order they finished
+    assert sorted(seen) == sorted(paths)
+    assert [f.status for f in report.files] == ["loaded"] * 4
+    expected = [parse_season_file(p) for p in paths]
+    assert report.total("matches_added") == sum(len(p.matches) for p in expected)
+    assert report.total("quotes_added") == sum(len(m.quotes) for p in expected for _, m in p.matches)
+    assert _counts(store.engine)["matches"] == report.total("matches_added")
+    again = ingest_files(store, paths, workers=2)
+    assert {f.status for f in again.files} == {"unchanged"}

@@ -101,6 +101,9 @@ def ingest(
     league: Annotated[list[str] | None, typer.Option("--league", help="League code(s) to download, e.g. E0.")] = None,
     seasons: Annotated[str, typer.Option(help="Season start years to download, e.g. 2019-2023.")] = "2019-2023",
     force: Annotated[bool, typer.Option("--force", help="Re-read files whose bytes were ingested before.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=16, help="Parallel file writers; default 2 on PostgreSQL, 1 on SQLite.")
+    ] = None,
 ) -> None:
     """Parse, validate and store match files. Bad rows go to the quarantine; the rest of each file loads."""
     settings = state(ctx).settings
@@ -120,7 +123,9 @@ def ingest(
             def advance(file: FileReport) -> None:
                 progress.update(task, advance=1, description=f"ingesting {_short(file.path)}")
 
-            report = ingest_files(store, sources, force=force, on_file=advance)
+            if workers is None:
+                workers = 2 if store.engine.dialect.name == "postgresql" else 1
+            report = ingest_files(store, sources, force=force, on_file=advance, workers=workers)
     console.print(_summary(report))
     for file in report.files:
         for team in file.new_teams:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from matchday.ingest.football_data import parse_season_file
 from matchday.ingest.international import parse_international_file
 from matchday.ingest.parsed import ParsedFile, SourceKind
 from matchday.ingest.source_file import SourceFileError, file_sha256, read_header
+from matchday.ingest.store.database import make_engine
 from matchday.ingest.store.repository import MatchStore
 from matchday.ingest.teams import NewTeam
 
@@ -138,15 +141,45 @@ def ingest_files(
     *,
     force: bool = False,
     on_file: Callable[[FileReport], None] | None = None,
+    workers: int = 1,
 ) -> IngestReport:
-    """Ingest files in order, one transaction each."""
-    report = IngestReport()
-    for path in paths:
-        file_report = ingest_file(store, path, force=force)
-        report.files.append(file_report)
-        if on_file is not None:
-            on_file(file_report)
-    return report
+    """Ingest files, one transaction each; reports come back in the order of `paths`.
+
+    With `workers` > 1, files are parsed and written by that many processes at once. That is safe (natural keys
+    and sorted inserts, see the repository) and pays on PostgreSQL, whose server does its share of the work in
+    its own processes; SQLite admits one writer at a time, so there it only adds start-up cost.
+    """
+    if workers <= 1 or len(paths) <= 1:
+        reports = []
+        for path in paths:
+            reports.append(ingest_file(store, path, force=force))
+            if on_file is not None:
+                on_file(reports[-1])
+        return IngestReport(files=reports)
+    url = store.engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")  # no forked copies of the parent's connection pool
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_open_worker_store, initargs=(url,)) as pool:
+        futures = {pool.submit(_ingest_in_worker, path, force): index for index, path in enumerate(paths)}
+        reports_by_index: dict[int, FileReport] = {}
+        for future in as_completed(futures):
+            reports_by_index[futures[future]] = future.result()
+            if on_file is not None:
+                on_file(reports_by_index[futures[future]])
+    return IngestReport(files=[reports_by_index[index] for index in range(len(paths))])
+
+
+_worker_store: MatchStore | None = None
+
+
+def _open_worker_store(url: str) -> None:
+    global _worker_store  # noqa: PLW0603 - one store per worker process, opened once by the pool's initializer
+    _worker_store = MatchStore(make_engine(url))
+
+
+def _ingest_in_worker(path: Path, force: bool) -> FileReport:
+    if _worker_store is None:
+        raise RuntimeError("worker store not opened")
+    return ingest_file(_worker_store, path, force=force)
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
