@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: run test lint format bench-ingest lock clean
+.PHONY: run test lint format bench-ingest bench-ratings lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ format: $(STAMP)
 ## bench-ingest: full ingest of MATCHDAY_DATA_DIR into SQLite and PostgreSQL; figures for BENCHMARKS.md
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+
+## bench-ratings: walk-forward Elo-only and pi-only 1X2 forecasts next to Pinnacle's closing odds (EPL)
+bench-ratings: $(STAMP)
+	$(BIN)/python benchmarks/rating_baselines.py
 
 ## lock: re-resolve the dependencies and rewrite requirements.lock
 lock:

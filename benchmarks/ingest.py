@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from matchday.config import load_settings
 from matchday.ingest.football_data import parse_season_file
 from matchday.ingest.international import parse_international_file
 from matchday.ingest.service import discover_sources, ingest_files
@@ -68,7 +69,7 @@ def _with_postgres(admin_url: str, run: Callable[[str], tuple[int, int, float]])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MATCHDAY_DATA_DIR", "../shared/data")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings().data_dir or Path("../shared/data"))
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="an admin URL; a fresh database is made beside it")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()

@@ -1,0 +1,1 @@
+"""Scoring forecasts against results: pure functions over probability arrays, no I/O."""

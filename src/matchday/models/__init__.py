@@ -1,0 +1,1 @@
+"""Models from features to outcome probabilities ordered (home, draw, away): explicit parameters, no I/O."""
