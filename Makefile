@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: run test lint format bench-ingest bench-ratings lock clean
+.PHONY: run test lint format bench-ingest bench-ratings bench-features lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-ingest: $(STAMP)
 ## bench-ratings: walk-forward Elo-only and pi-only 1X2 forecasts next to Pinnacle's closing odds (EPL)
 bench-ratings: $(STAMP)
 	$(BIN)/python benchmarks/rating_baselines.py
+
+## bench-features: feature table build, Feast materialize (SQLite and Redis), online lookup latency
+bench-features: $(STAMP)
+	$(BIN)/python benchmarks/features.py
 
 ## lock: re-resolve the dependencies and rewrite requirements.lock
 lock:

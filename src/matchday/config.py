@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default a SQLite file in the state dir."
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
+    feast_project: str = Field(
+        default="matchday",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_]*$",
+        description="Feast project: namespaces the feature registry and the online store's keys.",
+    )
     log_format: LogFormat = LogFormat.TEXT
     log_level: str = "INFO"
     football_data_base_url: str = "https://www.football-data.co.uk"

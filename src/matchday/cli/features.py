@@ -1,14 +1,18 @@
-"""`matchday features ...`: build the point-in-time feature table from the match store."""
+"""`matchday features ...`: build the point-in-time feature table from the match store, publish it to Feast."""
 
 from __future__ import annotations
 
 import time
 from contextlib import closing
+from datetime import UTC, datetime
+from datetime import time as day_time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pandas as pd
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from matchday.cli._common import console, fail, state
@@ -18,6 +22,10 @@ from matchday.features.table import build_feature_table, feature_columns
 from matchday.ingest.competitions import KNOWN_DIVISIONS
 from matchday.ingest.store import open_store
 from matchday.ingest.store.frames import load_match_frame, load_quote_frame
+from matchday.integrations.feast_sources import source_dir
+
+if TYPE_CHECKING:
+    from matchday.integrations.feast_store import MaterializedView
 
 __all__ = ["app"]
 
@@ -64,3 +72,87 @@ def build(
     ):
         summary.add_row(name, value)
     console.print(summary)
+
+
+def _summary_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    summary = Table(title=title)
+    summary.add_column("")
+    summary.add_column("value", justify="right")
+    for name, value in rows:
+        summary.add_row(name, value)
+    return summary
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table", help="Feature table from `features build`; default <state_dir>/features/table.parquet."
+        ),
+    ] = None,
+) -> None:
+    """Publish a feature table to Feast: write its team and match sources under <state_dir>/features, then
+    register the entities, feature views and the open_model / close_model feature services."""
+    # Feast takes seconds to import: only the commands that use it pay for it.
+    from matchday.integrations import feast_store  # noqa: PLC0415
+
+    settings = state(ctx).settings
+    path = table or settings.state_dir / "features" / "table.parquet"
+    if not path.is_file():
+        fail(f"{path}: no feature table; write one with `matchday features build --out {path}`", code=1)
+    started = time.perf_counter()
+    try:
+        files = feast_store.write_sources(pd.read_parquet(path), source_dir(settings))
+        summary = feast_store.apply(settings)
+    except ValueError as exc:
+        fail(f"{path}: {exc}", code=1)
+    rows = [
+        ("project / profile", f"{escape(summary.project)} / {settings.profile}"),
+        ("team rows / features", f"{files.team_rows:,} / {summary.team_features}"),
+        ("match rows / features", f"{files.match_rows:,} / {summary.match_features}"),
+        *((f"service {escape(name)}", f"{count} features") for name, count in summary.services.items()),
+        ("seconds", f"{time.perf_counter() - started:.1f}"),
+    ]
+    console.print(_summary_table(f"Feast sources -> {escape(str(files.team.parent))}", rows))
+
+
+def _day(value: datetime | None, end_of_day: bool) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.combine(value.date(), day_time.max if end_of_day else day_time.min, tzinfo=UTC)
+
+
+@app.command()
+def materialize(
+    ctx: typer.Context,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (UTC); default: the first row.")
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day, included; default: the last row.")
+    ] = None,
+) -> None:
+    """Load each team's and match's latest features into the online store (SQLite locally, Redis in prod)."""
+    from matchday.integrations import feast_store  # noqa: PLC0415  (slow import, see `apply`)
+
+    settings = state(ctx).settings
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("materializing", total=None)
+
+        def advance(view: MaterializedView, total: int) -> None:
+            progress.update(task, advance=1, total=total, description=f"materialized {view.name}")
+
+        try:
+            summary = feast_store.materialize(settings, _day(start, False), _day(end, True), on_view=advance)
+        except (ValueError, FileNotFoundError) as exc:
+            fail(str(exc), code=1)
+    result = Table(title=f"Materialized {summary.start:%Y-%m-%d %H:%M} .. {summary.end:%Y-%m-%d %H:%M} UTC")
+    for name in ("feature view", "rows", "keys", "seconds"):
+        result.add_column(name, justify="left" if name == "feature view" else "right")
+    for view in summary.views:
+        result.add_row(escape(view.name), f"{view.rows:,}", f"{view.entities:,}", f"{view.seconds:.2f}")
+    result.add_row("total", f"{summary.rows:,}", "", f"{summary.seconds:.2f}")
+    console.print(result)
