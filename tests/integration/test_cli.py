@@ -447,3 +447,31 @@ def test_features_build_refuses_an_unknown_league(cli: Cli, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "X9" in result.stderr and "unknown league" in result.stderr
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_features_build_adds_rows_for_upcoming_fixtures(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    assert cli("data", "ingest", str(data_dir / "football-data" / "E0" / "2122.csv")).exit_code == 0
+    fixtures = write_fixtures_file(tmp_path / "fixtures.csv", data_dir / "football-data" / "E0" / "2223.csv")
+    out = tmp_path / "table.parquet"
+
+    result = cli("features", "build", "--out", str(out), "--league", "E0", "--fixtures", str(fixtures))
+
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out)
+    upcoming = table[table["match_id"] < 0]
+    assert len(table) == 380 + 10
+    assert len(upcoming) == 10
+    assert set(upcoming["season"]) == {2022}
+    opener = upcoming.iloc[0]
+    assert (opener["home_team"], opener["away_team"]) == ("Crystal Palace", "Arsenal")
+    assert opener["kickoff"] == pd.Timestamp("2022-08-05 19:00")
+    assert opener["home_form_n"] == 6  # the state after 2021-22, the season just played
+    assert opener["open_pinnacle_h"] > 0  # the fixture's current prices
+
+
+def test_features_build_refuses_fixtures_already_played(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    assert cli("data", "ingest", str(data_dir / "football-data" / "E0" / "2223.csv")).exit_code == 0
+    fixtures = write_fixtures_file(tmp_path / "fixtures.csv", data_dir / "football-data" / "E0" / "2223.csv")
+    result = cli("features", "build", "--out", str(tmp_path / "t.parquet"), "--fixtures", str(fixtures))
+    assert result.exit_code == 2
+    assert "is not after the last played match" in result.stderr

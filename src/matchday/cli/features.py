@@ -17,9 +17,18 @@ from rich.table import Table
 
 from matchday.cli._common import console, fail, state
 from matchday.cli.data import parse_season_range
+from matchday.features.frames import frames_from_fixtures
 from matchday.features.moments import Moment, features_for
-from matchday.features.table import build_feature_table, feature_columns
+from matchday.features.table import (
+    FeatureParams,
+    build_feature_table,
+    build_fixture_features,
+    feature_columns,
+    fit_params_before,
+)
 from matchday.ingest.competitions import KNOWN_DIVISIONS
+from matchday.ingest.football_data import parse_fixtures_file
+from matchday.ingest.source_file import SourceFileError
 from matchday.ingest.store import open_store
 from matchday.ingest.store.frames import load_match_frame, load_quote_frame
 from matchday.integrations.feast_sources import source_dir
@@ -32,15 +41,43 @@ __all__ = ["app"]
 app = typer.Typer(help="Point-in-time features: ratings, form, schedule and market signals.", no_args_is_help=True)
 
 
+def _fixture_rows(path: Path, matches: pd.DataFrame, quotes: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
+    try:
+        parsed = parse_fixtures_file(path)
+    except SourceFileError as exc:
+        fail(str(exc))
+    leagues = set(matches["competition"])
+    frame, fixture_quotes = frames_from_fixtures([f for _, f in parsed.fixtures if f.competition in leagues])
+    # A fixture in May belongs to the season under way, not to the one its month would suggest.
+    latest = matches.groupby("competition")["season"].max()
+    frame["season"] = [max(s, int(latest[c])) for s, c in zip(frame["season"], frame["competition"], strict=True)]
+    try:
+        return build_fixture_features(matches, pd.concat([quotes, fixture_quotes], ignore_index=True), frame, params)
+    except ValueError as exc:
+        fail(f"--fixtures {escape(str(path))}: {escape(str(exc))}")
+
+
+def _elo_note(params: FeatureParams, fitted_on: list[int]) -> str:
+    elo = params.elo
+    values = f"k {elo.k:.1f}, home {elo.home_advantage:.0f}, regression {elo.season_regression:.2f}"
+    if not fitted_on:
+        return f"defaults ({values}); pass --seasons to fit them on the seasons before"
+    return f"fitted on {fitted_on[0]}-{fitted_on[-1]} by log loss ({values})"
+
+
 @app.command()
 def build(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
     league: Annotated[list[str] | None, typer.Option("--league", help="League code(s); default: every league.")] = None,
     seasons: Annotated[str | None, typer.Option(help="Season start years to keep, e.g. 2019-2022.")] = None,
+    fixtures: Annotated[
+        Path | None, typer.Option(help="A football-data fixtures file: add rows for those upcoming matches.")
+    ] = None,
 ) -> None:
     """One row per match with both sides' features as known before kickoff (columns match_id, kickoff,
-    home_team, away_team, competition, season, then the features)."""
+    home_team, away_team, competition, season, then the features). With --fixtures, upcoming matches get rows
+    too (negative match_id), so the online store serves each team's state before its next match."""
     unknown = [code for code in league or [] if code not in KNOWN_DIVISIONS]
     if unknown:
         fail(f"--league {escape(', '.join(unknown))}: unknown league code(s); known: {', '.join(KNOWN_DIVISIONS)}")
@@ -56,7 +93,10 @@ def build(
             fail("no matches in the store for those leagues; run `matchday data ingest` first", code=1)
         quotes = load_quote_frame(store.engine, matches["match_id"].tolist())
     loaded = time.perf_counter() - started
-    table = build_feature_table(matches, quotes, seasons=kept)
+    params, fitted_on = fit_params_before(matches, kept[0]) if kept else (FeatureParams(), [])
+    table = build_feature_table(matches, quotes, params=params, seasons=kept)
+    if fixtures is not None:
+        table = pd.concat([table, _fixture_rows(fixtures, matches, quotes, params)], ignore_index=True)
     built = time.perf_counter() - started - loaded
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
@@ -68,6 +108,7 @@ def build(
         ("matches", f"{len(table):,}"),
         ("features", f"{len(columns)}"),
         ("features for an `open` model", f"{len(features_for(columns, Moment.OPEN))}"),
+        ("Elo parameters", _elo_note(params, fitted_on)),
         ("seconds loading / building", f"{loaded:.1f} / {built:.1f}"),
     ):
         summary.add_row(name, value)

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from matchday.domain import Match
+from matchday.domain import Fixture, Match
 
 __all__ = [
     "MATCH_COLUMNS",
     "QUOTE_COLUMNS",
     "STAT_COLUMNS",
+    "frames_from_fixtures",
     "frames_from_matches",
     "match_days",
     "validate_match_frame",
@@ -55,6 +56,34 @@ def validate_match_frame(matches: pd.DataFrame) -> None:
 def match_days(matches: pd.DataFrame) -> list[pd.DataFrame]:
     """The frame split into consecutive match days, in time order."""
     return [day for _, day in matches.groupby("match_date", sort=True)]
+
+
+def frames_from_fixtures(fixtures: Sequence[Fixture], first_id: int = -1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match and quote frames of upcoming fixtures, with ids counting down from `first_id` (negative by default,
+    so they never collide with stored matches); goals are absent until played."""
+    ordered = sorted(fixtures, key=lambda f: (f.match_date, f.competition, f.home_team))
+    ids = [first_id - position for position in range(len(ordered))]
+    frame = pd.DataFrame(
+        {
+            "match_id": ids,
+            "competition": [f.competition for f in ordered],
+            "season": [f.season for f in ordered],
+            "match_date": [pd.Timestamp(f.match_date) for f in ordered],
+            "kickoff_at": [pd.Timestamp(f.kickoff_at) if f.kickoff_at else pd.NaT for f in ordered],
+            "home_team": [f.home_team for f in ordered],
+            "away_team": [f.away_team for f in ordered],
+        }
+    )
+    quotes = pd.DataFrame(
+        [
+            (match_id, q.bookmaker, q.market.value, q.selection.value, q.phase.value, q.line, q.price)
+            for match_id, f in zip(ids, ordered, strict=True)
+            for q in f.quotes
+        ],
+        columns=list(QUOTE_COLUMNS),
+    )
+    quotes["line"] = quotes["line"].astype("float64")
+    return frame, quotes
 
 
 def frames_from_matches(matches: Sequence[Match]) -> tuple[pd.DataFrame, pd.DataFrame]:

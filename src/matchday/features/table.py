@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from matchday.features.elo import EloParams, elo_features
+from matchday.features.elo import EloParams, elo_features, fit_elo_params
 from matchday.features.form import FormParams, form_features
 from matchday.features.frames import validate_match_frame
 from matchday.features.head_to_head import HeadToHeadParams, head_to_head_features
@@ -21,7 +21,14 @@ from matchday.features.market import market_features
 from matchday.features.pi_ratings import PiParams, pi_features
 from matchday.features.schedule import ScheduleParams, schedule_features
 
-__all__ = ["KEY_COLUMNS", "FeatureParams", "build_feature_table", "feature_columns"]
+__all__ = [
+    "KEY_COLUMNS",
+    "FeatureParams",
+    "build_feature_table",
+    "build_fixture_features",
+    "feature_columns",
+    "fit_params_before",
+]
 
 KEY_COLUMNS = ("match_id", "kickoff", "home_team", "away_team", "competition", "season")
 
@@ -33,6 +40,16 @@ class FeatureParams:
     form: FormParams = field(default_factory=FormParams)
     schedule: ScheduleParams = field(default_factory=ScheduleParams)
     head_to_head: HeadToHeadParams = field(default_factory=HeadToHeadParams)
+
+
+def fit_params_before(matches: pd.DataFrame, first_season: int, window: int = 5) -> tuple[FeatureParams, list[int]]:
+    """Feature parameters with Elo's k, home advantage and season regression chosen by log loss on the `window`
+    seasons before `first_season` (never on the seasons whose rows will be used), and the seasons fitted on.
+    With no earlier season in `matches`, the defaults and an empty list."""
+    past = sorted(season for season in set(matches["season"]) if first_season - window <= season < first_season)
+    if not past:
+        return FeatureParams(), []
+    return FeatureParams(elo=fit_elo_params(matches, past)), past
 
 
 def _kickoff(matches: pd.DataFrame) -> pd.Series:
@@ -74,6 +91,38 @@ def build_feature_table(
     if seasons is not None:
         table = table[table["season"].isin(list(seasons))].reset_index(drop=True)
     return table
+
+
+def build_fixture_features(
+    matches: pd.DataFrame,
+    quotes: pd.DataFrame,
+    fixtures: pd.DataFrame,
+    params: FeatureParams | None = None,
+) -> pd.DataFrame:
+    """Feature rows of upcoming fixtures (a match frame without results, ids unused by `matches`), as of kickoff.
+
+    Each fixture day is computed from the played matches alone: a placeholder result stands in for the fixture
+    while it is computed (no feature of a match uses its own result), and a fixture never sees another fixture.
+    """
+    if fixtures.empty:
+        return build_feature_table(matches.iloc[:0], quotes.iloc[:0], params)
+    last_played = matches["match_date"].max()
+    early = fixtures[fixtures["match_date"] <= last_played]
+    if not early.empty:
+        first = early.iloc[0]
+        raise ValueError(
+            f"fixture {first['home_team']} v {first['away_team']} on {first['match_date']:%Y-%m-%d} is not after "
+            f"the last played match ({last_played:%Y-%m-%d})"
+        )
+    if set(fixtures["match_id"]) & set(matches["match_id"]):
+        raise ValueError("fixture match_id values must not be used by played matches")
+    rows = []
+    for _, day in fixtures.sort_values(["match_date", "match_id"]).groupby("match_date", sort=True):
+        placeholder = day.assign(home_goals=0, away_goals=0)
+        frame = pd.concat([matches, placeholder], ignore_index=True).sort_values(["match_date", "match_id"])
+        table = build_feature_table(frame.reset_index(drop=True), quotes, params)
+        rows.append(table[table["match_id"].isin(day["match_id"])])
+    return pd.concat(rows, ignore_index=True)
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:

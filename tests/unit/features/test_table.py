@@ -8,10 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matchday.domain import Match
-from matchday.features.frames import frames_from_matches
+from matchday.domain import Fixture, Match
+from matchday.features.frames import frames_from_fixtures, frames_from_matches
 from matchday.features.moments import Moment, features_for
-from matchday.features.table import KEY_COLUMNS, build_feature_table, feature_columns
+from matchday.features.table import (
+    KEY_COLUMNS,
+    FeatureParams,
+    build_feature_table,
+    build_fixture_features,
+    feature_columns,
+    fit_params_before,
+)
 from matchday.ingest.parsed import ParsedFile
 
 E0_FILES = ("E0/1819.csv", "E0/1920.csv", "E0/2021.csv", "E0/2122.csv", "E0/2223.csv")
@@ -85,3 +92,60 @@ def test_an_open_model_is_never_offered_closing_prices(e0: list[Match]) -> None:
     assert "open_pinnacle_h" in open_columns
     assert "elo_diff" in open_columns
     assert set(features_for(columns, Moment.CLOSE)) == set(columns)
+
+
+def test_elo_is_fitted_on_the_seasons_before_only(e0: list[Match]) -> None:
+    frame, _ = frames_from_matches(e0)
+    params, fitted_on = fit_params_before(frame, 2022)
+    assert fitted_on == [2018, 2019, 2020, 2021]  # the five before 2022 that the frame holds
+    assert params.elo != FeatureParams().elo
+    changed = [replace(m, home_goals=m.away_goals, away_goals=m.home_goals + 2) if m.season == 2022 else m for m in e0]
+    assert fit_params_before(frames_from_matches(changed)[0], 2022)[0] == params  # 2022's results play no part
+    assert fit_params_before(frame, 2018) == (FeatureParams(), [])
+
+
+def _as_fixtures(matches: list[Match]) -> list[Fixture]:
+    return [Fixture(m.competition, m.match_date, m.kickoff_at, m.home_team, m.away_team, m.quotes) for m in matches]
+
+
+def test_a_fixture_gets_the_features_its_match_had_when_it_was_played(e0: list[Match]) -> None:
+    last_day = max(m.match_date for m in e0)
+    played = [m for m in e0 if m.match_date < last_day]
+    upcoming = [m for m in e0 if m.match_date == last_day]
+    played_frame, played_quotes = frames_from_matches(played)
+    fixture_frame, fixture_quotes = frames_from_fixtures(_as_fixtures(upcoming))
+    fixture_frame["season"] = 2022  # a fixture in May belongs to the season that started the August before
+
+    rows = build_fixture_features(played_frame, pd.concat([played_quotes, fixture_quotes]), fixture_frame)
+
+    real = _table(e0)
+    real_rows = real[real["kickoff"].dt.normalize() == pd.Timestamp(last_day)]
+    key = ["home_team", "away_team"]
+    got = rows.drop(columns="match_id").sort_values(key).reset_index(drop=True)
+    want = real_rows.drop(columns="match_id").sort_values(key).reset_index(drop=True)
+    assert len(got) == len(upcoming) == 10
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_fixtures_on_different_days_never_see_each_other(e0: list[Match]) -> None:
+    days = sorted({m.match_date for m in e0})
+    cut = days[-3]  # fixtures on the last three match days
+    played = [m for m in e0 if m.match_date < cut]
+    upcoming = [m for m in e0 if m.match_date >= cut]
+    frame, quotes = frames_from_matches(played)
+    fixtures, fixture_quotes = frames_from_fixtures(_as_fixtures(upcoming))
+    fixtures["season"] = 2022
+    rows = build_fixture_features(frame, pd.concat([quotes, fixture_quotes]), fixtures)
+    # A fixture on the last day sees exactly what it would if the two days before it had never been scheduled.
+    last = fixtures[fixtures["match_date"] == days[-1]]
+    alone = build_fixture_features(frame, pd.concat([quotes, fixture_quotes]), last)
+    pd.testing.assert_frame_equal(
+        rows[rows["match_id"].isin(last["match_id"])].reset_index(drop=True), alone.reset_index(drop=True)
+    )
+
+
+def test_a_fixture_before_the_last_played_match_is_refused(e0: list[Match]) -> None:
+    frame, quotes = frames_from_matches(e0)
+    fixtures, _ = frames_from_fixtures(_as_fixtures(e0[:1]))
+    with pytest.raises(ValueError, match="is not after the last played match"):
+        build_fixture_features(frame, quotes, fixtures)
