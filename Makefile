@@ -20,10 +20,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
-## run: ingest the match data (MATCHDAY_DATA_DIR, else the bundled sample seasons) and show the store
+## run: ingest the match data (MATCHDAY_DATA_DIR, else the bundled sample seasons), show the store, build the
+## point-in-time feature table and load it into Feast (offline files + online store)
 run: $(STAMP)
 	$(BIN)/matchday data ingest
 	$(BIN)/matchday data status
+	$(BIN)/matchday features build --out .matchday/features/table.parquet
+	$(BIN)/matchday features apply --table .matchday/features/table.parquet
+	$(BIN)/matchday features materialize
 
 ## test: every test, unit and integration (real PostgreSQL and Redis on 127.0.0.1)
 test: $(STAMP)
