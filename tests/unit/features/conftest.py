@@ -9,18 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from matchday.features.frames import MATCH_COLUMNS
 from matchday.ingest.football_data import parse_season_file
 
-MATCH_COLUMNS = [
-    "match_id",
-    "competition",
-    "season",
-    "match_date",
-    "home_team",
-    "away_team",
-    "home_goals",
-    "away_goals",
-]
 SIM_TEAMS = 10
 SIM_SEASONS = (2019, 2020, 2021)
 E0_FILES = ("1920.csv", "2021.csv", "2122.csv", "2223.csv")  # seasons 2019-20 to 2022-23
