@@ -101,7 +101,7 @@ def build_fixture_features(
 ) -> pd.DataFrame:
     """Feature rows of upcoming fixtures (a match frame without results, ids unused by `matches`), as of kickoff.
 
-    Each fixture day is computed from the played matches alone: a placeholder result stands in for the fixture
+    Each fixture day is computed from the played matches alone: a 0-0 stand-in result is given to the fixture
     while it is computed (no feature of a match uses its own result), and a fixture never sees another fixture.
     """
     if fixtures.empty:
@@ -118,8 +118,8 @@ def build_fixture_features(
         raise ValueError("fixture match_id values must not be used by played matches")
     rows = []
     for _, day in fixtures.sort_values(["match_date", "match_id"]).groupby("match_date", sort=True):
-        placeholder = day.assign(home_goals=0, away_goals=0)
-        frame = pd.concat([matches, placeholder], ignore_index=True).sort_values(["match_date", "match_id"])
+        unplayed = day.assign(home_goals=0, away_goals=0)
+        frame = pd.concat([matches, unplayed], ignore_index=True).sort_values(["match_date", "match_id"])
         table = build_feature_table(frame.reset_index(drop=True), quotes, params)
         rows.append(table[table["match_id"].isin(day["match_id"])])
     return pd.concat(rows, ignore_index=True)
