@@ -2,6 +2,7 @@
 
 from matchday.domain.enums import Market, Outcome, Phase, Selection, TeamKind
 from matchday.domain.match import Fixture, Match, MatchStats, OddsQuote, season_label, season_of
+from matchday.domain.score_grid import ScoreGrid
 
 __all__ = [
     "Fixture",
@@ -11,6 +12,7 @@ __all__ = [
     "OddsQuote",
     "Outcome",
     "Phase",
+    "ScoreGrid",
     "Selection",
     "TeamKind",
     "season_label",

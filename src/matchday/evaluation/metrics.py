@@ -10,7 +10,18 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AWAY", "DRAW", "HOME", "N_OUTCOMES", "accuracy", "brier", "log_loss", "mean_rps", "rps"]
+__all__ = [
+    "AWAY",
+    "DRAW",
+    "HOME",
+    "N_OUTCOMES",
+    "accuracy",
+    "brier",
+    "log_loss",
+    "mean_rps",
+    "rps",
+    "validate_forecasts",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -57,7 +68,7 @@ def _validate_outcomes(outcomes: npt.ArrayLike, n: int) -> IntArray:
     return o.astype(np.int64)
 
 
-def _validate(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> tuple[FloatArray, IntArray]:
+def validate_forecasts(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> tuple[FloatArray, IntArray]:
     p = _validate_probs(probs)
     return p, _validate_outcomes(outcomes, len(p))
 
@@ -80,7 +91,7 @@ def rps(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> FloatArray:
     so a forecast is penalised more for mass put on outcomes further from the result (an away win forecast for
     a home win costs more than a draw forecast): the outcomes are ordered.
     """
-    p, o = _validate(probs, outcomes)
+    p, o = validate_forecasts(probs, outcomes)
     # The last cumulative sum is 1 for both sides, so only the first r - 1 terms carry information.
     gap = np.cumsum(p, axis=1)[:, :-1] - np.cumsum(_one_hot(o), axis=1)[:, :-1]
     scores: FloatArray = np.sum(gap**2, axis=1) / (N_OUTCOMES - 1)
@@ -95,7 +106,7 @@ def mean_rps(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> float:
 def log_loss(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> float:
     """Mean negative natural log of the probability given to the result (nats). A zero probability on what
     happened gives inf: no clipping, since a clipped score would hide a forecast that ruled out the result."""
-    p, o = _validate(probs, outcomes)
+    p, o = validate_forecasts(probs, outcomes)
     observed = p[np.arange(len(p)), o]
     with np.errstate(divide="ignore"):
         return _mean(-np.log(observed), "log loss")
@@ -103,11 +114,11 @@ def log_loss(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> float:
 
 def brier(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> float:
     """Mean multi-class Brier score: per match the sum over the three outcomes of (p_i - o_i)^2, in [0, 2]."""
-    p, o = _validate(probs, outcomes)
+    p, o = validate_forecasts(probs, outcomes)
     return _mean(np.sum((p - _one_hot(o)) ** 2, axis=1), "Brier score")
 
 
 def accuracy(probs: npt.ArrayLike, outcomes: npt.ArrayLike) -> float:
     """Share of matches whose most probable outcome happened; a tie goes to the first in (home, draw, away)."""
-    p, o = _validate(probs, outcomes)
+    p, o = validate_forecasts(probs, outcomes)
     return _mean((np.argmax(p, axis=1) == o).astype(np.float64), "accuracy")
