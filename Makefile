@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: run test lint format bench-ingest bench-ratings bench-features lock clean
+.PHONY: run test lint format bench-ingest bench-ratings bench-features bench-walk-forward bench-dixon-coles lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,15 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 ## run: ingest the match data (MATCHDAY_DATA_DIR, else the bundled sample seasons), show the store, build the
-## point-in-time feature table and load it into Feast (offline files + online store)
+## point-in-time feature table and load it into Feast (offline files + online store), then walk Dixon-Coles
+## through the EPL's 2022-23 season week by week next to Pinnacle's prices
 run: $(STAMP)
 	$(BIN)/matchday data ingest
 	$(BIN)/matchday data status
 	$(BIN)/matchday features build --out .matchday/features/table.parquet
 	$(BIN)/matchday features apply --table .matchday/features/table.parquet
 	$(BIN)/matchday features materialize
+	$(BIN)/matchday evaluate walk-forward --league E0 --seasons 2022 --model dixon_coles
 
 ## test: every test, unit and integration (real PostgreSQL and Redis on 127.0.0.1)
 test: $(STAMP)
@@ -53,6 +55,16 @@ bench-ratings: $(STAMP)
 ## bench-features: feature table build, Feast materialize (SQLite and Redis), online lookup latency
 bench-features: $(STAMP)
 	$(BIN)/python benchmarks/features.py
+
+## bench-walk-forward: the stack, boosters and Dixon-Coles walked weekly through 2019-20..2022-23 of the big five
+## leagues next to Pinnacle's opening and closing prices (about ten minutes a league on two cores)
+bench-walk-forward: $(STAMP)
+	$(BIN)/python benchmarks/walk_forward.py --model stack --out .matchday/reports/benchmark
+
+## bench-dixon-coles: speed of the weekly Dixon-Coles walk-forward (EPL, four seasons) and of a NUTS fit
+bench-dixon-coles: $(STAMP)
+	$(BIN)/python benchmarks/dixon_coles_speed.py
+	$(BIN)/python benchmarks/dixon_coles_nuts.py
 
 ## lock: re-resolve the dependencies and rewrite requirements.lock
 lock:

@@ -475,3 +475,56 @@ def test_features_build_refuses_fixtures_already_played(cli: Cli, data_dir: Path
     result = cli("features", "build", "--out", str(tmp_path / "t.parquet"), "--fixtures", str(fixtures))
     assert result.exit_code == 2
     assert "is not after the last played match" in result.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_walk_forward_stack_json_and_report(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    files = [data_dir / "football-data" / "E0" / f"{name}.csv" for name in ("1920", "2021", "2122", "2223")]
+    assert cli("data", "ingest", *map(str, files)).exit_code == 0
+    out = tmp_path / "report"
+
+    result = cli(
+        "evaluate", "walk-forward", "--league", "E0", "--seasons", "2022-2022", "--model", "stack",
+        "--moment", "open", "--warmup-seasons", "1", "--refit-days", "28", "--out", str(out), "--json",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    models = report["models"]
+    expected = {"dixon_coles", "xgboost_open", "lightgbm_open", "stack", "pinnacle_open", "pinnacle_close"}
+    assert expected <= set(models)
+    sizes = {models[name]["n"] for name in models}
+    assert sizes == {380}  # every model on exactly the same matches: the whole season
+    for name in expected:
+        assert 0.15 < models[name]["rps"] < 0.25, (name, models[name])
+    assert models["pinnacle_close"]["rps"] < models["pinnacle_open"]["rps"] + 0.002
+    assert (out / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "report.md").read_text()
+    assert "2022-23" in markdown and "stack" in markdown
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert set(predictions["season"]) == {2022}
+
+
+def test_evaluate_walk_forward_dixon_coles_prints_the_table(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    files = [data_dir / "football-data" / "E0" / f"{name}.csv" for name in ("2122", "2223")]
+    assert cli("data", "ingest", *map(str, files)).exit_code == 0
+
+    result = cli(
+        "evaluate", "walk-forward", "--seasons", "2022", "--model", "dixon_coles", "--out", str(tmp_path / "r")
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "dixon_coles" in result.stdout and "pinnacle_open" in result.stdout
+    assert (tmp_path / "r" / "report.md").is_file()
+
+
+def test_evaluate_walk_forward_refuses_bad_options(cli: Cli) -> None:
+    result = cli("evaluate", "walk-forward", "--seasons", "2022", "--league", "XX")
+    assert result.exit_code == 2
+    assert "XX" in result.stderr
+    result = cli("evaluate", "walk-forward", "--seasons", "2022", "--model", "neural")
+    assert result.exit_code == 2
+    assert "neural" in result.stderr
+    result = cli("evaluate", "walk-forward", "--seasons", "2022")
+    assert result.exit_code == 1
+    assert "no matches" in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from matchday import __version__
-from matchday.cli import data, features
+from matchday.cli import data, evaluate, features
 from matchday.cli._common import start
 
 __all__ = ["app"]
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.add_typer(evaluate.app, name="evaluate")
 
 
 def _version(value: bool) -> None:

@@ -19,46 +19,7 @@ from matchday.models.dixon_coles import (
     predict_grid,
 )
 
-START = pd.Timestamp("2020-08-01")
-
-
-def _dc_matrix(lam: float, mu: float, rho: float, max_goals: int = 10) -> np.ndarray:
-    """The Dixon-Coles grid written out cell by cell, independently of the module's vectorised code."""
-    grid = np.zeros((max_goals + 1, max_goals + 1))
-    for x in range(max_goals + 1):
-        for y in range(max_goals + 1):
-            tau = {(0, 0): 1 - lam * mu * rho, (0, 1): 1 + lam * rho, (1, 0): 1 + mu * rho, (1, 1): 1 - rho}
-            p_x = math.exp(-lam) * lam**x / math.factorial(x)
-            p_y = math.exp(-mu) * mu**y / math.factorial(y)
-            grid[x, y] = tau.get((x, y), 1.0) * p_x * p_y
-    grid /= grid.sum()
-    return grid
-
-
-def _simulate(
-    rng: np.random.Generator,
-    attack: dict[str, np.ndarray],
-    defence: np.ndarray,
-    home: float,
-    rho: float,
-    seasons: int,
-) -> pd.DataFrame:
-    """Double round-robins, one round a week; `attack[team][season]` lets a team change between seasons."""
-    teams = sorted(attack)
-    rows = []
-    for season in range(seasons):
-        pairs = [(h, a) for h in range(len(teams)) for a in range(len(teams)) if h != a]
-        rng.shuffle(pairs)
-        for n, (h, a) in enumerate(pairs):
-            lam = math.exp(home + attack[teams[h]][season] + defence[a])
-            mu = math.exp(attack[teams[a]][season] + defence[h])
-            cell = rng.choice(121, p=_dc_matrix(lam, mu, rho).ravel())
-            day = START + pd.Timedelta(days=365 * season + 7 * (n // (len(teams) // 2)))
-            rows.append((day, teams[h], teams[a], int(cell // 11), int(cell % 11)))
-    frame = pd.DataFrame(rows, columns=["match_date", "home_team", "away_team", "home_goals", "away_goals"])
-    frame = frame.sort_values("match_date", kind="stable").reset_index(drop=True)
-    frame.insert(0, "match_id", np.arange(len(frame)))
-    return frame.assign(competition="SIM", season=2020)
+from .simulated import dc_matrix, simulate_league
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +28,7 @@ def league() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     attack = rng.normal(0.0, 0.35, 12)
     defence = rng.normal(0.0, 0.35, 12)
     teams = {f"T{k:02d}": np.full(3, attack[k]) for k in range(12)}
-    return _simulate(rng, teams, defence, home=0.3, rho=-0.08, seasons=3), attack, defence
+    return simulate_league(rng, teams, defence, home=0.3, rho=-0.08, seasons=3), attack, defence
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +61,7 @@ def test_large_xi_follows_a_team_that_changed() -> None:
     rng = np.random.default_rng(7)
     # "Changer" is the best attack of the league in season one and the worst in season two.
     attack = {f"T{k}": np.full(2, 0.0) for k in range(7)} | {"Changer": np.array([0.8, -0.8])}
-    matches = _simulate(rng, attack, np.zeros(8), home=0.25, rho=0.0, seasons=2)
+    matches = simulate_league(rng, attack, np.zeros(8), home=0.25, rho=0.0, seasons=2)
     reference = matches["match_date"].max() + pd.Timedelta(days=1)
     k = sorted(attack).index("Changer")
     flat = fit_map(matches, reference, xi=0.0).attack
@@ -125,7 +86,7 @@ def test_rho_zero_grid_is_the_independent_poisson_grid(fitted: DixonColesParams)
 def test_grid_and_1x2_match_an_independent_computation() -> None:
     params = DixonColesParams(("A", "B"), np.array([0.3, -0.1]), np.array([-0.2, 0.1]), 0.27, -0.13)
     grid = predict_grid(params, "A", "B")
-    expected = _dc_matrix(math.exp(0.27 + 0.3 + 0.1), math.exp(-0.1 - 0.2), -0.13)
+    expected = dc_matrix(math.exp(0.27 + 0.3 + 0.1), math.exp(-0.1 - 0.2), -0.13)
     np.testing.assert_allclose(grid.probabilities, expected, rtol=1e-12, atol=1e-15)
     home, draw, away = grid.outcome_probabilities()
     assert home == pytest.approx(np.tril(expected, -1).sum(), abs=1e-12)
