@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: run test lint format bench-ingest bench-ratings bench-features bench-walk-forward bench-dixon-coles lock clean
+.PHONY: run test lint format bench-ingest bench-ratings bench-features bench-walk-forward bench-dixon-coles bench-onnx lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,16 +20,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
-## run: ingest the match data (MATCHDAY_DATA_DIR, else the bundled sample seasons), show the store, build the
-## point-in-time feature table and load it into Feast (offline files + online store), then walk Dixon-Coles
-## through the EPL's 2022-23 season week by week next to Pinnacle's prices
+# With the shared data, the main job trains the calibrated stack on the EPL (2019-20..2022-23 scored); with only the
+# sample seasons shipped in the package, Dixon-Coles on their last season.
+ifdef MATCHDAY_DATA_DIR
+RUN_ARGS ?= --league E0 --seasons 2019-2022 --model stack
+endif
+
+## run: the training pipeline, locally with kfp's local runner: ingest (MATCHDAY_DATA_DIR, else the bundled sample
+## seasons), features, Feast, walk-forward training beside Pinnacle, MLflow registration, the gate, a deploy request
 run: $(STAMP)
-	$(BIN)/matchday data ingest
-	$(BIN)/matchday data status
-	$(BIN)/matchday features build --out .matchday/features/table.parquet
-	$(BIN)/matchday features apply --table .matchday/features/table.parquet
-	$(BIN)/matchday features materialize
-	$(BIN)/matchday evaluate walk-forward --league E0 --seasons 2022 --model dixon_coles
+	$(BIN)/matchday pipeline run $(RUN_ARGS)
 
 ## test: every test, unit and integration (real PostgreSQL and Redis on 127.0.0.1)
 test: $(STAMP)
@@ -65,6 +65,10 @@ bench-walk-forward: $(STAMP)
 bench-dixon-coles: $(STAMP)
 	$(BIN)/python benchmarks/dixon_coles_speed.py
 	$(BIN)/python benchmarks/dixon_coles_nuts.py
+
+## bench-onnx: ONNX Runtime against native predict (XGBoost, LightGBM, the stack), one row and 1,000 rows
+bench-onnx: $(STAMP)
+	$(BIN)/python benchmarks/onnx_inference.py
 
 ## lock: re-resolve the dependencies and rewrite requirements.lock
 lock:

@@ -84,7 +84,13 @@ def main() -> None:
             local = Settings(state_dir=Path(state), feast_project=project)
             write_sources(table, source_dir(local))
             url = make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-            prod = Settings(state_dir=Path(state), feast_project=project, profile=Profile.PROD, database_url=url)
+            prod = Settings(
+                state_dir=Path(state),
+                feast_project=project,
+                profile=Profile.PROD,
+                database_url=url,
+                mlflow_tracking_uri=f"sqlite:///{Path(state) / 'mlflow.db'}",
+            )
             print(f"{'profile':<34}{'apply s':>9}{'materialize s':>15}{'lookup p50 ms':>15}{'p99 ms':>9}")
             for name, settings in (("local (SQLite online)", local), ("prod (Redis online, PG registry)", prod)):
                 applied, materialized, p50, p99 = _profile_run(settings, teams, args.lookups)

@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     football_data_base_url: str = "https://www.football-data.co.uk"
     download_retries: int = Field(default=4, ge=1, le=20)
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking server or store URI; default a SQLite store in the state dir."
+    )
+    model_name: str = Field(
+        default="matchday-1x2",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Registered model name in the MLflow model registry.",
+    )
+    train_gpus: float = Field(default=0.0, ge=0.0, description="GPUs per tuning trial and training step (0: CPU).")
+    accelerator_type: str = Field(
+        default="nvidia.com/gpu", description="Accelerator resource the pipeline's tune and train steps request."
+    )
+    gpu_node_selector: str = Field(
+        default="cloud.google.com/gke-nodepool=gpu-pool",
+        pattern=r"^[^=]+=[^=]+$",
+        description="label=value of the GPU node pool the tune and train steps are scheduled on.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -78,6 +95,8 @@ class Settings(BaseSettings):
         # In production an unset URL must not quietly fall back to a SQLite file on a pod's disk.
         if self.profile is Profile.PROD and self.database_url is None:
             raise ValueError(f"profile 'prod' needs {ENV_PREFIX}DATABASE_URL (a postgresql:// URL)")
+        if self.profile is Profile.PROD and self.mlflow_tracking_uri is None:
+            raise ValueError(f"profile 'prod' needs {ENV_PREFIX}MLFLOW_TRACKING_URI (the tracking server)")
         return self
 
     @property
@@ -89,6 +108,17 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri is not None:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_dir(self) -> Path:
+        """Where a local tracking store keeps run artifacts and model files."""
+        return (self.state_dir / "mlartifacts").resolve()
 
 
 def _unknown_variables(environ: Mapping[str, str]) -> list[str]:

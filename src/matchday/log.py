@@ -35,7 +35,9 @@ def current_run_id() -> str:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS}
+    # Private attributes are other libraries' bookkeeping (Ray's record factory adds `_ray_timestamp_ns` to every
+    # record once it is imported), not fields a caller passed in `extra`.
+    return {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS and not key.startswith("_")}
 
 
 class _RunIdFilter(logging.Filter):

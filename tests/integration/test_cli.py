@@ -34,6 +34,8 @@ from matchday.ingest.football_data import parse_season_file
 from matchday.ingest.parsed import ParsedFile
 from matchday.ingest.store import MatchStore
 from matchday.ingest.store import open_store as open_real_store
+from matchday.models.bundle import ModelBundle
+from matchday.models.persistence import load_model
 
 from .football_data_server import Site, serve, write_fixtures_file
 
@@ -528,3 +530,25 @@ def test_evaluate_walk_forward_refuses_bad_options(cli: Cli) -> None:
     result = cli("evaluate", "walk-forward", "--seasons", "2022")
     assert result.exit_code == 1
     assert "no matches" in result.stderr
+
+
+# MLflow 3.17's SQL store still uses SQLAlchemy's deprecated noload strategy.
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:sqlalchemy.exc.SADeprecationWarning")
+def test_train_saves_registers_and_promotes_a_bundle(cli: Cli, data_dir: Path, tmp_path: Path) -> None:
+    files = [data_dir / "football-data" / "E0" / f"{name}.csv" for name in ("2122", "2223")]
+    assert cli("data", "ingest", *map(str, files)).exit_code == 0
+    out = tmp_path / "trained"
+
+    result = cli("train", "--seasons", "2022", "--model", "dixon_coles", "--refit-days", "28", "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    assert "dixon_coles" in result.stdout and "pinnacle_open" in result.stdout
+    bundle = load_model(out / "bundle")
+    assert isinstance(bundle, ModelBundle) and bundle.output == "dixon_coles"
+    probs = bundle.predict(pd.DataFrame({"competition": ["E0"], "home_team": ["Arsenal"], "away_team": ["Chelsea"]}))
+    assert probs.shape == (1, 3) and abs(probs.sum() - 1.0) < 1e-9
+    assert (out / "report" / "report.md").is_file()
+    # No champion yet: Dixon-Coles clearly beats the base rate of 2021-22, so version 1 is promoted
+    assert "version 1 is the challenger" in result.stdout and "promoted to champion" in result.stdout
+    request = json.loads((cli.state_dir / "deploy" / "requests" / "matchday-1x2-v1.json").read_text())
+    assert request["version"] == "1" and request["strategy"] == "canary" and request["gate"]["promote"]

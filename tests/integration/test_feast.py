@@ -201,7 +201,13 @@ def test_materialize_then_online_lookup_from_sqlite(local_online: Settings, tabl
 @pytest.fixture
 def prod(postgres_url: str, tmp_path: Path) -> Iterator[Settings]:
     project = f"matchday_test_{uuid.uuid4().hex[:12]}"
-    settings = _settings(tmp_path / "state", profile=Profile.PROD, database_url=postgres_url, feast_project=project)
+    settings = _settings(
+        tmp_path / "state",
+        profile=Profile.PROD,
+        database_url=postgres_url,
+        feast_project=project,
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
     try:
         yield settings
     finally:
@@ -267,6 +273,7 @@ def test_repo_config_follows_the_profile_and_feature_repo_yaml(tmp_path: Path, m
             profile=Profile.PROD,
             database_url="postgresql://feast@db.internal:5432/matchday",
             redis_url="rediss://:s3cret@cache.internal:6380/2",
+            mlflow_tracking_uri="http://mlflow.internal:5000",
         )
     )
 

@@ -38,6 +38,7 @@ def test_database_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     url = "postgresql+psycopg://matchday:secret@db:5432/matchday"
     monkeypatch.setenv("MATCHDAY_DATABASE_URL", url)
     monkeypatch.setenv("MATCHDAY_PROFILE", "prod")
+    monkeypatch.setenv("MATCHDAY_MLFLOW_TRACKING_URI", "http://mlflow:5000")
     settings = load_settings()
     assert settings.database_url == url
     assert settings.resolved_database_url == url
@@ -127,5 +128,10 @@ def test_prod_profile_refuses_to_fall_back_to_sqlite(clean_env: pytest.MonkeyPat
     with pytest.raises(SettingsError) as caught:
         load_settings(profile="prod")
     assert "MATCHDAY_DATABASE_URL" in str(caught.value)
-    settings = load_settings(profile="prod", database_url="postgresql://db/matchday")
+    with pytest.raises(SettingsError, match="MATCHDAY_MLFLOW_TRACKING_URI"):
+        load_settings(profile="prod", database_url="postgresql://db/matchday")
+    settings = load_settings(
+        profile="prod", database_url="postgresql://db/matchday", mlflow_tracking_uri="http://mlflow:5000"
+    )
     assert settings.resolved_database_url == "postgresql://db/matchday"
+    assert settings.resolved_mlflow_tracking_uri == "http://mlflow:5000"

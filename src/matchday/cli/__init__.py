@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from matchday import __version__
-from matchday.cli import data, evaluate, features
+from matchday.cli import data, evaluate, features, pipeline
 from matchday.cli._common import start
+from matchday.cli.train import train
 
 __all__ = ["app"]
 
@@ -19,6 +20,8 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(evaluate.app, name="evaluate")
+app.add_typer(pipeline.app, name="pipeline")
+app.command()(train)
 
 
 def _version(value: bool) -> None:

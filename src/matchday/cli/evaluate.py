@@ -11,13 +11,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from matchday.cli._common import console, error_console, fail, state
+from matchday.cli._common import console, error_console, fail, frame_table, state
 from matchday.cli.data import parse_season_range
 from matchday.domain import season_label
 from matchday.evaluation.dataset import load_dataset
-from matchday.evaluation.report import metrics_table, paired_comparisons, table_rows, write_report
+from matchday.evaluation.report import metrics_table, paired_comparisons, write_report
 from matchday.evaluation.suites import MODEL_CHOICES, model_suite
 from matchday.evaluation.walk_forward import WalkForwardConfig, WalkForwardResult, walk_forward
 from matchday.features.moments import Moment
@@ -35,21 +34,10 @@ REFERENCE = "pinnacle_open"
 
 def _print_tables(result: WalkForwardResult) -> None:
     overall = metrics_table(result.predictions, by=("competition",))
-    headers, rows = table_rows(overall)
-    table = Table(title="Walk-forward, every model on the same matches")
-    for header in headers:
-        table.add_column(escape(header), justify="left" if header in ("competition", "model") else "right")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    console.print(frame_table("Walk-forward, every model on the same matches", overall))
     comparisons = paired_comparisons(result.predictions, reference=REFERENCE)
-    headers, rows = table_rows(comparisons)
-    table = Table(title=f"RPS difference to {REFERENCE} (negative: better than the market), 95% interval")
-    for header in headers:
-        table.add_column(escape(header), justify="left" if header in ("competition", "model") else "right")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    title = f"RPS difference to {REFERENCE} (negative: better than the market), 95% interval"
+    console.print(frame_table(title, comparisons))
 
 
 @app.command("walk-forward")

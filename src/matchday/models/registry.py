@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import matchday.models.boosters
+import matchday.models.bundle
 import matchday.models.dixon_coles_model
 import matchday.models.market  # noqa: F401
 

@@ -1,0 +1,111 @@
+"""After training: log the run and register the bundle in MLflow (alias `challenger`), then the promotion gate
+decides whether the challenger becomes `champion` and a canary deploy is requested."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from matchday.config import Settings
+from matchday.domain import season_label
+from matchday.evaluation.report import metrics_table
+from matchday.integrations import mlflow_registry
+from matchday.models.base import without_results
+from matchday.training.fit import TrainedBundle
+from matchday.training.gate import GateDecision, base_rate, decide
+
+__all__ = ["Registration", "register_and_gate"]
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "matchday-training"
+
+
+@dataclass(frozen=True)
+class Registration:
+    run: mlflow_registry.TrainingRun
+    decision: GateDecision
+    promoted: bool
+    deploy_request: Path | None
+
+
+def _metrics(predictions: pd.DataFrame) -> dict[str, float]:
+    """rps / log_loss per model, league and season (and overall), on the matches every model priced."""
+    table = metrics_table(predictions, by=("competition", "season"))
+    metrics: dict[str, float] = {}
+    for _, row in table.iterrows():
+        season = row["season"] if row["season"] == "all" else season_label(int(row["season"]))
+        for name in ("rps", "log_loss"):
+            metrics[f"{name}/{row['model']}/{row['competition']}/{season}"] = float(row[name])
+    return metrics
+
+
+def _champion_predictions(settings: Settings) -> pd.DataFrame | None:
+    champion = mlflow_registry.version_by_alias(settings, "champion")
+    if champion is None:
+        return None
+    output = champion.tags.get(mlflow_registry.OUTPUT_TAG)
+    table = mlflow_registry.run_predictions(settings, champion)
+    return table[table["model"] == output]
+
+
+def _request_deploy(settings: Settings, version: str, decision: GateDecision) -> Path:
+    """The hand-over to serving: a request for a canary of the new champion (the serving side acts on it)."""
+    folder = settings.state_dir / "deploy" / "requests"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{settings.model_name}-v{version}.json"
+    request = {
+        "model_name": settings.model_name,
+        "version": version,
+        "model_uri": f"models:/{settings.model_name}@champion",
+        "strategy": "canary",
+        "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gate": asdict(decision),
+    }
+    path.write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def register_and_gate(
+    settings: Settings,
+    trained: TrainedBundle,
+    dataset: pd.DataFrame,
+    bundle_dir: Path,
+    report_dir: Path,
+    params: Mapping[str, object],
+) -> Registration:
+    """Register the bundle as the new `challenger`, gate it against the `champion` (or, with none yet, against the
+    base rate of the seasons before the evaluated ones) on the same walk-forward matches, promote it if it passes
+    and request a canary deploy."""
+    predictions = trained.evaluation.predictions
+    challenger = predictions[predictions["model"] == trained.bundle.output]
+    champion = _champion_predictions(settings)
+    first_season = min(trained.evaluation.config.seasons)
+    decision = decide(challenger, champion, base_rate(dataset, first_season), model=trained.bundle.output)
+    run = mlflow_registry.log_training_run(
+        settings,
+        experiment=EXPERIMENT,
+        params=params,
+        metrics=_metrics(predictions),
+        bundle_dir=bundle_dir,
+        report_dir=report_dir,
+        features=trained.bundle.input_columns(),
+        data_hash=mlflow_registry.data_hash(dataset),
+        input_example=without_results(dataset.tail(5)),
+        predictions=predictions,
+    )
+    request = None
+    if decision.promote:
+        mlflow_registry.promote(settings, run.model_version)
+        request = _request_deploy(settings, run.model_version, decision)
+    log.info(
+        "gate decided",
+        extra={"version": run.model_version, "promote": decision.promote, "reason": decision.reason},
+    )
+    return Registration(run, decision, decision.promote, request)
