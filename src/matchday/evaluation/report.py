@@ -29,6 +29,7 @@ from matchday.domain.match import season_label
 from matchday.evaluation.calibration import expected_calibration_error, reliability_curve
 from matchday.evaluation.comparison import diebold_mariano, paired_bootstrap
 from matchday.evaluation.metrics import N_OUTCOMES, accuracy, brier, log_loss, mean_rps, rps
+from matchday.evaluation.walk_forward import PREDICTION_COLUMNS
 
 __all__ = [
     "ALL",
@@ -54,20 +55,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-PREDICTION_COLUMNS = (
-    "match_id",
-    "competition",
-    "season",
-    "match_date",
-    "home_team",
-    "away_team",
-    "outcome",
-    "model",
-    "p_home",
-    "p_draw",
-    "p_away",
-    "block_start",
-)
 PROB_COLUMNS = ("p_home", "p_draw", "p_away")
 METRIC_COLUMNS = ("n", "rps", "log_loss", "brier", "accuracy", "ece")
 ALL = "all"  # the group label of the rows that pool every value of a grouping column
