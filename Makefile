@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATCHDAY_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: run test lint format bench-ingest bench-ratings bench-features bench-walk-forward bench-dixon-coles bench-onnx lock clean
+.PHONY: run serve test lint format bench-ingest bench-ratings bench-features bench-walk-forward bench-dixon-coles bench-onnx bench-serving lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ endif
 ## seasons), features, Feast, walk-forward training beside Pinnacle, MLflow registration, the gate, a deploy request
 run: $(STAMP)
 	$(BIN)/matchday pipeline run $(RUN_ARGS)
+
+## serve: the champion `make run` registered, over HTTP (BentoML, :3000) and the Open Inference Protocol (HTTP under
+## /v2, gRPC :8001); create a key first: .venv/bin/matchday auth key create me
+serve: $(STAMP)
+	$(BIN)/matchday serve $(SERVE_ARGS)
 
 ## test: every test, unit and integration (real PostgreSQL and Redis on 127.0.0.1)
 test: $(STAMP)
@@ -69,6 +74,10 @@ bench-dixon-coles: $(STAMP)
 ## bench-onnx: ONNX Runtime against native predict (XGBoost, LightGBM, the stack), one row and 1,000 rows
 bench-onnx: $(STAMP)
 	$(BIN)/python benchmarks/onnx_inference.py
+
+## bench-serving: load on the running stack at fixed rates over HTTP and gRPC, batch rows/s, the in-process ceiling
+bench-serving: $(STAMP)
+	$(BIN)/python benchmarks/serving.py
 
 ## lock: re-resolve the dependencies and rewrite requirements.lock
 lock:

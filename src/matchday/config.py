@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LogFormat", "Profile", "Settings", "SettingsError", "load_settings"]
@@ -73,6 +73,34 @@ class Settings(BaseSettings):
         default="cloud.google.com/gke-nodepool=gpu-pool",
         pattern=r"^[^=]+=[^=]+$",
         description="label=value of the GPU node pool the tune and train steps are scheduled on.",
+    )
+
+    # serving (matchday.inference, bentos/service.py)
+    serving_host: str = Field(default="127.0.0.1", description="Interface the HTTP and gRPC servers bind.")
+    http_port: int = Field(default=3000, ge=0, le=65535, description="BentoML HTTP port (OIP HTTP under /v2).")
+    grpc_port: int = Field(default=8001, ge=0, le=65535, description="Open Inference Protocol gRPC port.")
+    serving_alias: str = Field(default="champion", description="Registered-model alias the service serves.")
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret of admin JWTs (32+ bytes); default a per-state-dir secret file. A `prod` server "
+        "refuses to start without it (other prod processes do not need it).",
+    )
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="Default requests a minute per API key.")
+    rate_limit_burst: int = Field(default=60, ge=1, description="Token bucket size: requests a key may burst.")
+    team_feature_cache_seconds: float = Field(
+        default=30.0, ge=0.0, description="How long a served team's Feast online features are reused (0: never)."
+    )
+    prediction_log_batch: int = Field(default=500, ge=1, description="Served predictions written per insert.")
+    prediction_log_interval_seconds: float = Field(
+        default=1.0, gt=0.0, description="Longest a served prediction waits before it is written."
+    )
+    canary_poll_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="How often serving looks for a challenger that passed the gate, to start its canary (0: never).",
+    )
+    canary_config: Path | None = Field(
+        default=None, description="Canary steps and thresholds (YAML); default serving/canary.yaml's values."
     )
 
     @field_validator("database_url")

@@ -94,10 +94,11 @@ def test_local_run_registers_a_model(tmp_path: Path, clean_env: None, capsys: py
     assert registered["version"] == "1"
     challenger = version_by_alias(settings, "challenger")
     assert challenger is not None and str(challenger.version) == "1"
-    # Dixon-Coles beats the base rate on a season of E0 by far: the gate passes and the deploy step ran.
-    assert registered["promoted"] is True
-    request = json.loads(Path(registered["deploy_request"]).read_text())
-    assert request["strategy"] == "canary" and request["version"] == "1"
+    # Dixon-Coles beats the base rate on a season of E0 by far: the gate passes and, with no champion yet, version 1
+    # is promoted directly (a canary needs a champion to roll out against); the deploy step ran and said so.
+    assert registered["promoted"] is True and registered["deploy_request"] == ""
+    champion = version_by_alias(settings, "champion")
+    assert champion is not None and champion.tags["matchday.gate"] == "passed"
     assert (state_dir / "features" / "table.parquet").is_file()
     # The runner prints each task's status: the gate's dsl.If let the deploy step through.
     assert "Task \x1b[96m'request-deploy'\x1b[0m finished with status \x1b[92mSUCCESS" in capsys.readouterr().out

@@ -130,8 +130,9 @@ def test_prod_profile_refuses_to_fall_back_to_sqlite(clean_env: pytest.MonkeyPat
     assert "MATCHDAY_DATABASE_URL" in str(caught.value)
     with pytest.raises(SettingsError, match="MATCHDAY_MLFLOW_TRACKING_URI"):
         load_settings(profile="prod", database_url="postgresql://db/matchday")
-    settings = load_settings(
-        profile="prod", database_url="postgresql://db/matchday", mlflow_tracking_uri="http://mlflow:5000"
-    )
+    prod = {"profile": "prod", "database_url": "postgresql://db/matchday", "mlflow_tracking_uri": "http://mlflow:5000"}
+    settings = load_settings(**prod, jwt_secret="s3cret")
+    assert settings.jwt_secret is not None and settings.jwt_secret.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
     assert settings.resolved_database_url == "postgresql://db/matchday"
     assert settings.resolved_mlflow_tracking_uri == "http://mlflow:5000"

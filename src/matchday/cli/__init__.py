@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from matchday import __version__
-from matchday.cli import data, evaluate, features, pipeline
+from matchday.cli import auth, data, evaluate, features, pipeline
 from matchday.cli._common import start
+from matchday.cli.serve import serve
 from matchday.cli.train import train
 
 __all__ = ["app"]
@@ -21,7 +22,9 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(auth.app, name="auth")
 app.command()(train)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:

@@ -69,6 +69,8 @@ def _report(settings: Settings, state_dir: Path, since: float, seconds: float) -
     if register_path.is_file():
         registered: dict[str, Any] = json.loads(register_path.read_text(encoding="utf-8"))
         verdict = "[green]promoted to champion[/]" if registered["promoted"] else "[yellow]not promoted[/]"
+        if registered["deploy_request"]:
+            verdict = "[green]passed the gate: the serving canary rolls it out[/]"
         console.print(
             f"MLflow run {escape(registered['run_id'])}: {escape(registered['model_name'])} version "
             f"{escape(registered['version'])}, {verdict} ({escape(registered['reason'])})"

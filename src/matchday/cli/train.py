@@ -40,6 +40,8 @@ def _register(
     outcome = register_and_gate(settings, trained, dataset, folder / "bundle", report_dir, params)
     decision = outcome.decision
     verdict = "[green]promoted to champion[/]" if outcome.promoted else "[yellow]not promoted[/]"
+    if outcome.deploy_request is not None:
+        verdict = "[green]passed the gate: the serving canary rolls it out[/]"
     console.print(
         f"MLflow run {escape(outcome.run.run_id)}: {escape(settings.model_name)} version "
         f"{escape(outcome.run.model_version)} is the challenger; gate against the {escape(decision.reference)}: "

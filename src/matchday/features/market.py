@@ -19,7 +19,17 @@ import pandas as pd
 from matchday.domain import Market, Phase, Selection
 from matchday.features.frames import QUOTE_COLUMNS
 
-__all__ = ["Method", "additive", "market_features", "multiplicative", "power", "remove_overround", "shin"]
+__all__ = [
+    "Method",
+    "PriceArrays",
+    "additive",
+    "market_features",
+    "multiplicative",
+    "power",
+    "price_features",
+    "remove_overround",
+    "shin",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -153,8 +163,9 @@ def remove_overround(odds: npt.ArrayLike, method: Method) -> FloatArray:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prices:
-    """One market's prices as an array (phase, bookmaker, match, selection), NaN where not quoted."""
+class PriceArrays:
+    """One market's prices as an array (phase, bookmaker, match, selection), NaN where not quoted; phase 0 is
+    the opening, 1 the closing snapshot."""
 
     books: list[str]
     prices: FloatArray
@@ -191,7 +202,7 @@ def _code(quotes: pd.DataFrame, index: pd.Index) -> _Coded:
     )
 
 
-def _gather(quotes: pd.DataFrame, coded: _Coded, keep: npt.NDArray[np.bool_], n: int, selections: slice) -> _Prices:
+def _gather(quotes: pd.DataFrame, coded: _Coded, keep: npt.NDArray[np.bool_], n: int, selections: slice) -> PriceArrays:
     """The kept quotes of one market, placed by one fancy-indexed assignment rather than a pandas pivot."""
     keep = keep & (coded.match >= 0) & (coded.phase >= 0)
     keep &= (coded.selection >= selections.start) & (coded.selection < selections.stop)
@@ -201,7 +212,7 @@ def _gather(quotes: pd.DataFrame, coded: _Coded, keep: npt.NDArray[np.bool_], n:
     if not pd.Index(np.ravel_multi_index(target, prices.shape)).is_unique:
         raise ValueError("quote frame holds two prices for one match, bookmaker, market, selection and phase")
     prices[target] = quotes["price"].to_numpy(dtype=np.float64)[keep]
-    return _Prices([str(book) for book in books], prices)
+    return PriceArrays([str(book) for book in books], prices)
 
 
 def _ah_lines(coded: _Coded, n: int) -> FloatArray:
@@ -220,7 +231,7 @@ def _triplet(prefix: str, probs: FloatArray) -> dict[str, FloatArray]:
     return {f"{prefix}_{outcome}": probs[:, i] for i, outcome in enumerate(_OUTCOMES)}
 
 
-def _dispersion(prefix: str, match_odds: _Prices, phase: int) -> dict[str, Column]:
+def _dispersion(prefix: str, match_odds: PriceArrays, phase: int) -> dict[str, Column]:
     """Population standard deviation across complete individual books (NaN below two) and their count."""
     books = [i for i, book in enumerate(match_odds.books) if book not in _AGGREGATES]
     prices = match_odds.prices[phase, books]  # (book, match, outcome)
@@ -234,7 +245,7 @@ def _dispersion(prefix: str, match_odds: _Prices, phase: int) -> dict[str, Colum
     return {**_triplet(f"{prefix}_dispersion", spread), f"{prefix}_n_books": count[:, 0]}
 
 
-def _phase_features(prefix: str, phase: int, match_odds: _Prices, totals: _Prices) -> dict[str, Column]:
+def _phase_features(prefix: str, phase: int, match_odds: PriceArrays, totals: PriceArrays) -> dict[str, Column]:
     pinnacle = match_odds.of(phase, _PINNACLE)
     features: dict[str, Column] = {}
     for source, bookmaker in (("pinnacle", _PINNACLE), ("avg", "market_avg"), ("max", "market_max")):
@@ -249,6 +260,20 @@ def _phase_features(prefix: str, phase: int, match_odds: _Prices, totals: _Price
     # Pinnacle's over 2.5 where it quotes both sides, the market average otherwise
     over = multiplicative(totals.of(phase, _PINNACLE))[:, 0]
     features[f"{prefix}_over25"] = np.where(np.isnan(over), multiplicative(totals.of(phase, "market_avg"))[:, 0], over)
+    return features
+
+
+def price_features(match_odds: PriceArrays, totals: PriceArrays, ah_lines: FloatArray) -> dict[str, Column]:
+    """The market features of `market_features` from prices already in arrays: the 1X2 prices, the over/under 2.5
+    prices and the Asian-handicap line per (phase, match). The serving path builds these from a request."""
+    features: dict[str, Column] = {}
+    for phase, prefix in enumerate(_MOMENTS.values()):
+        features |= _phase_features(prefix, phase, match_odds, totals)
+        features[f"{prefix}_ah_line"] = ah_lines[phase]
+    for outcome in _OUTCOMES:
+        features[f"close_move_pinnacle_{outcome}"] = (
+            features[f"close_pinnacle_{outcome}"] - features[f"open_pinnacle_{outcome}"]
+        )
     return features
 
 
@@ -270,13 +295,4 @@ def market_features(quotes: pd.DataFrame, match_ids: Sequence[int]) -> pd.DataFr
     match_odds = _gather(quotes, coded, coded.market == _MARKETS.index(Market.MATCH_ODDS), n, slice(0, 3))
     over_under = (coded.market == _MARKETS.index(Market.OVER_UNDER)) & (coded.line == 2.5)
     totals = _gather(quotes, coded, over_under, n, slice(3, 5))
-    lines = _ah_lines(coded, n)
-    features: dict[str, Column] = {}
-    for phase, prefix in enumerate(_MOMENTS.values()):
-        features |= _phase_features(prefix, phase, match_odds, totals)
-        features[f"{prefix}_ah_line"] = lines[phase]
-    for outcome in _OUTCOMES:
-        features[f"close_move_pinnacle_{outcome}"] = (
-            features[f"close_pinnacle_{outcome}"] - features[f"open_pinnacle_{outcome}"]
-        )
-    return pd.DataFrame(features, index=index)
+    return pd.DataFrame(price_features(match_odds, totals, _ah_lines(coded, n)), index=index)

@@ -48,9 +48,13 @@ with warnings.catch_warnings():
 
 __all__ = [
     "BUNDLE_ARTIFACT",
+    "CANARY_TAG",
     "CHALLENGER",
     "CHAMPION",
     "FEATURES_ARTIFACT",
+    "GATE_KEPT",
+    "GATE_PASSED",
+    "GATE_TAG",
     "MODEL_NAME",
     "OUTPUT_COLUMNS",
     "PREDICTIONS_ARTIFACT",
@@ -59,10 +63,13 @@ __all__ = [
     "TrainingRun",
     "configure",
     "data_hash",
+    "load_bundle_by_alias",
+    "load_bundle_by_version",
     "load_by_alias",
     "log_training_run",
     "promote",
     "run_predictions",
+    "tag_gate",
     "version_by_alias",
 ]
 
@@ -71,6 +78,9 @@ logger = logging.getLogger(__name__)
 CHALLENGER = "challenger"  # the latest trained version; every training run moves it
 CHAMPION = "champion"  # the version serving answers with; moved by `promote` only, after the gate
 MODEL_NAME = "model"  # the logged model's name within its run
+GATE_TAG = "matchday.gate"  # the promotion gate's verdict on a version
+GATE_PASSED, GATE_KEPT = "passed", "kept"
+CANARY_TAG = "matchday.canary"  # a canary's outcome on a version (promoted | rolled_back), set by serving
 BUNDLE_ARTIFACT = "bundle"  # key of the bundle folder among the pyfunc model's artifacts
 REPORT_ARTIFACT = "report"
 FEATURES_ARTIFACT = "features.json"
@@ -269,6 +279,13 @@ def promote(settings: Settings, version: ModelVersion | str | int) -> None:
     logger.info("mlflow.model.promoted", extra={"model": settings.model_name, "version": number, "alias": CHAMPION})
 
 
+def tag_gate(settings: Settings, version: str, *, passed: bool) -> None:
+    """Record the promotion gate's verdict on the version (`matchday.gate` = passed | kept): serving starts a
+    canary only for a challenger that passed."""
+    client = configure(settings)
+    client.set_model_version_tag(settings.model_name, version, GATE_TAG, GATE_PASSED if passed else GATE_KEPT)
+
+
 def version_by_alias(settings: Settings, alias: str) -> ModelVersion | None:
     """The version `alias` points at; None when the alias (or the registered model) does not exist yet. Read from
     the registered model's alias map: the stores report a missing alias and a bad request with the same error."""
@@ -291,6 +308,25 @@ def load_by_alias(settings: Settings, alias: str) -> PyFuncModel:
     configure(settings)
     model: PyFuncModel = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{alias}")
     return model
+
+
+def load_bundle_by_version(settings: Settings, version: str) -> ModelBundle:
+    """The bundle of a registered version, read straight from its saved folder (no pyfunc wrapper: a server calls
+    the bundle itself)."""
+    configure(settings)
+    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+    wrapper = model.unwrap_python_model()
+    if not isinstance(wrapper, MatchdayPyfunc) or wrapper._bundle is None:
+        raise TypeError(f"version {version} of {settings.model_name} is not a Matchday bundle")
+    return wrapper._bundle
+
+
+def load_bundle_by_alias(settings: Settings, alias: str) -> tuple[ModelBundle, str] | None:
+    """The bundle behind `alias` and its version number; None when the alias does not exist."""
+    version = version_by_alias(settings, alias)
+    if version is None:
+        return None
+    return load_bundle_by_version(settings, str(version.version)), str(version.version)
 
 
 def run_predictions(settings: Settings, version: ModelVersion | str | int) -> pd.DataFrame:

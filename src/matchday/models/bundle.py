@@ -4,12 +4,14 @@ per member in its own saved form (`matchday.models.persistence`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
 
+from matchday.features.fixture_recipe import FixtureRecipe
 from matchday.features.moments import Moment
 from matchday.models.base import FloatArray, Forecaster
 from matchday.models.persistence import load_model, read_manifest, register, write_manifest
@@ -18,16 +20,24 @@ from matchday.models.stack import StackModel
 __all__ = ["ModelBundle"]
 
 _STACK_FOLDER = "stack"
+_RECIPE_FILE = "fixture_recipe.json"
 
 
 class ModelBundle:
-    """`output` names the member whose probabilities `predict` returns: a forecaster's name or the stack's."""
+    """`output` names the member whose probabilities `predict` returns: a forecaster's name or the stack's.
+    `recipe` is what a server needs to rebuild a fixture's match-level features (`matchday.features.fixture_recipe`);
+    training attaches it, a bundle without one can only be served from complete feature rows."""
 
     KIND: ClassVar[str] = "bundle"
     FORMAT_VERSION: ClassVar[int] = 1
 
     def __init__(
-        self, forecasters: Sequence[Forecaster], stack: StackModel | None, output: str, moment: Moment
+        self,
+        forecasters: Sequence[Forecaster],
+        stack: StackModel | None,
+        output: str,
+        moment: Moment,
+        recipe: FixtureRecipe | None = None,
     ) -> None:
         names = [forecaster.name for forecaster in forecasters]
         if len(set(names)) != len(names):
@@ -44,6 +54,7 @@ class ModelBundle:
         self.output = output
         self.moment = Moment(moment)
         self.name = output
+        self.recipe = recipe
 
     def predict_all(self, rows: pd.DataFrame) -> dict[str, FloatArray]:
         """Every member's (n, 3) probabilities for `rows` (feature rows without results)."""
@@ -79,6 +90,8 @@ class ModelBundle:
             "output": self.output,
             "moment": str(self.moment),
         }
+        if self.recipe is not None:
+            (path / _RECIPE_FILE).write_text(json.dumps(self.recipe.to_dict(), allow_nan=True), encoding="utf-8")
         write_manifest(path, self.KIND, self.FORMAT_VERSION, payload)
 
     @classmethod
@@ -86,7 +99,13 @@ class ModelBundle:
         manifest = read_manifest(path, cls.KIND, cls.FORMAT_VERSION)
         forecasters = [load_model(path / name) for name in manifest["forecasters"]]
         stack = StackModel.load(path / _STACK_FOLDER) if manifest["stack"] else None
-        return cls(forecasters, stack, str(manifest["output"]), Moment(manifest["moment"]))
+        recipe_file = path / _RECIPE_FILE
+        recipe = (
+            FixtureRecipe.from_dict(json.loads(recipe_file.read_text(encoding="utf-8")))
+            if recipe_file.exists()
+            else None
+        )
+        return cls(forecasters, stack, str(manifest["output"]), Moment(manifest["moment"]), recipe)
 
 
 register(ModelBundle.KIND, ModelBundle.load)

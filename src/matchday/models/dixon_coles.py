@@ -21,7 +21,7 @@ support; the density is evaluated at rho itself, so no Jacobian term moves the o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, NamedTuple
@@ -35,7 +35,7 @@ import numpyro.distributions as dist
 import pandas as pd
 from jax.scipy.optimize import minimize
 from numpyro.infer.util import log_density
-from scipy.stats import poisson
+from scipy.special import gammaln
 
 from matchday.domain import ScoreGrid
 
@@ -48,7 +48,10 @@ __all__ = [
     "MapFit",
     "fit_map",
     "fit_map_detailed",
+    "outcome_probabilities",
     "predict_grid",
+    "predict_grids",
+    "rate_grids",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -349,30 +352,60 @@ def fit_map(
     return fit_map_detailed(matches, reference_date, xi, init, steps, priors).params
 
 
-def _strength(params: DixonColesParams, team: str) -> tuple[float, float]:
-    """(attack, defence) of a team; an unseen team gets the means over the three weakest by attack - defence."""
-    if team in params.teams:
-        k = params.teams.index(team)
-        return float(params.attack[k]), float(params.defence[k])
+def _strengths(params: DixonColesParams, teams: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """(attack, defence) of each team; an unseen team gets the means over the three weakest by attack - defence."""
     weakest = np.argsort(params.attack - params.defence, kind="stable")[:_UNKNOWN_POOL]
-    return float(params.attack[weakest].mean()), float(params.defence[weakest].mean())
+    unseen = (float(params.attack[weakest].mean()), float(params.defence[weakest].mean()))
+    index = {team: k for k, team in enumerate(params.teams)}
+    attack = np.array([params.attack[index[t]] if t in index else unseen[0] for t in teams], dtype=np.float64)
+    defence = np.array([params.defence[index[t]] if t in index else unseen[1] for t in teams], dtype=np.float64)
+    return attack, defence
+
+
+def predict_grids(
+    params: DixonColesParams, home_teams: Sequence[str], away_teams: Sequence[str], max_goals: int = 10
+) -> FloatArray:
+    """The (n, max_goals + 1, max_goals + 1) score grids of n fixtures at once: `predict_grid` vectorised, each
+    with the low-score correction, truncated at `max_goals` and renormalised."""
+    if isinstance(max_goals, bool) or not isinstance(max_goals, int) or max_goals < 1:
+        raise ValueError(f"max_goals must be an integer >= 1, got {max_goals!r}")
+    if not params.teams:
+        raise ValueError("params hold no teams")
+    home_attack, home_defence = _strengths(params, home_teams)
+    away_attack, away_defence = _strengths(params, away_teams)
+    lam = np.exp(params.home_advantage + home_attack + away_defence)
+    mu = np.exp(away_attack + home_defence)
+    return rate_grids(lam, mu, np.full_like(lam, params.rho), max_goals)
+
+
+def rate_grids(lam: FloatArray, mu: FloatArray, rho: FloatArray, max_goals: int) -> FloatArray:
+    """(n, G, G) Dixon-Coles grids of n (home rate, away rate, rho): independent Poissons times the low-score
+    correction tau, truncated at `max_goals` and each renormalised. The one place the grid is computed."""
+    goals = np.arange(max_goals + 1, dtype=np.float64)
+    log_factorial = gammaln(goals + 1.0)
+
+    def pmf(rate: FloatArray) -> FloatArray:
+        values: FloatArray = np.exp(goals[None, :] * np.log(rate)[:, None] - rate[:, None] - log_factorial[None, :])
+        return values
+
+    grid = pmf(lam)[:, :, None] * pmf(mu)[:, None, :]
+    tau = np.stack([1.0 - lam * mu * rho, 1.0 + lam * rho, 1.0 + mu * rho, 1.0 - rho], axis=1)
+    # The same floor as the fit: a negative tau (extreme rates) would otherwise make a negative probability.
+    grid[:, :2, :2] *= np.maximum(tau, _TAU_FLOOR).reshape(-1, 2, 2)
+    grids: FloatArray = grid / grid.sum(axis=(1, 2), keepdims=True)
+    return grids
+
+
+def outcome_probabilities(grids: FloatArray) -> FloatArray:
+    """(n, 3) home/draw/away probabilities of (n, G, G) score grids."""
+    home = np.tril(grids, k=-1).sum(axis=(1, 2))
+    draw = np.trace(grids, axis1=1, axis2=2)
+    away = np.triu(grids, k=1).sum(axis=(1, 2))
+    probs: FloatArray = np.column_stack([home, draw, away])
+    return probs
 
 
 def predict_grid(params: DixonColesParams, home_team: str, away_team: str, max_goals: int = 10) -> ScoreGrid:
     """The score grid with the low-score correction, truncated at `max_goals` and renormalised. A team the fit
     never saw (a promoted side) is priced like the mean of the fit's three weakest teams."""
-    if isinstance(max_goals, bool) or not isinstance(max_goals, int) or max_goals < 1:
-        raise ValueError(f"max_goals must be an integer >= 1, got {max_goals!r}")
-    if not params.teams:
-        raise ValueError("params hold no teams")
-    home_attack, home_defence = _strength(params, home_team)
-    away_attack, away_defence = _strength(params, away_team)
-    lam = math.exp(params.home_advantage + home_attack + away_defence)
-    mu = math.exp(away_attack + home_defence)
-    goals = np.arange(max_goals + 1)
-    grid = np.outer(poisson.pmf(goals, lam), poisson.pmf(goals, mu))
-    rho = params.rho
-    tau = np.array([[1.0 - lam * mu * rho, 1.0 + lam * rho], [1.0 + mu * rho, 1.0 - rho]])
-    # The same floor as the fit: a negative tau (extreme rates) would otherwise make a negative probability.
-    grid[:2, :2] *= np.maximum(tau, _TAU_FLOOR)
-    return ScoreGrid.from_matrix(grid, normalise=True)
+    return ScoreGrid.from_matrix(predict_grids(params, [home_team], [away_team], max_goals)[0], normalise=True)

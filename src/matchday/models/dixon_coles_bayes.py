@@ -46,11 +46,9 @@ import pandas as pd
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
-from scipy.stats import poisson
 
 from matchday.domain import ScoreGrid
 from matchday.models.dixon_coles import (
-    _TAU_FLOOR,
     _TEAM_BUCKET,
     _UNKNOWN_POOL,
     DEFAULT_XI,
@@ -63,6 +61,7 @@ from matchday.models.dixon_coles import (
     _model,
     _played_before,
     fit_map,
+    rate_grids,
 )
 
 __all__ = ["CHAIN_METHODS", "FORMAT_VERSION", "ChainMethod", "DixonColesPosterior", "fit_nuts"]
@@ -156,12 +155,7 @@ class DixonColesPosterior:
         away_attack, away_defence = self._strengths(away_team)
         lam = np.exp(self.home_advantage + home_attack + away_defence)
         mu = np.exp(away_attack + home_defence)
-        rho = self.rho
-        goals = np.arange(max_goals + 1)
-        grids = poisson.pmf(goals, lam[:, None])[:, :, None] * poisson.pmf(goals, mu[:, None])[:, None, :]
-        tau = np.stack([1.0 - lam * mu * rho, 1.0 + lam * rho, 1.0 + mu * rho, 1.0 - rho], axis=1)
-        grids[:, :2, :2] *= np.maximum(tau, _TAU_FLOOR).reshape(-1, 2, 2)
-        grids /= grids.sum(axis=(1, 2), keepdims=True)
+        grids = rate_grids(lam, mu, np.asarray(self.rho, dtype=np.float64), max_goals)
         return ScoreGrid.from_matrix(grids.mean(axis=0), normalise=True)
 
     def to_dict(self) -> dict[str, Any]:

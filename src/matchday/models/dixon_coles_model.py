@@ -6,6 +6,7 @@ included (priced like the fit's three weakest teams until it has played)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,8 @@ from matchday.models.dixon_coles import (
     DixonColesParams,
     DixonColesPriors,
     fit_map_detailed,
-    predict_grid,
+    outcome_probabilities,
+    predict_grids,
 )
 from matchday.models.persistence import read_manifest, register, write_manifest
 
@@ -88,23 +90,37 @@ class DixonColesModel:
             self.params[str(competition)] = fit.params
             self.fit_dates[str(competition)] = reference
 
+    def grid_arrays(self, rows: pd.DataFrame) -> FloatArray:
+        """(n, G, G) score grids of `rows`, NaN for a competition the model was never fitted on; vectorised per
+        competition (`predict_grids`)."""
+        return self.grids_of(
+            rows["competition"].astype(str).tolist(),
+            rows["home_team"].astype(str).tolist(),
+            rows["away_team"].astype(str).tolist(),
+        )
+
+    def grids_of(self, competitions: Sequence[str], home_teams: Sequence[str], away_teams: Sequence[str]) -> FloatArray:
+        """`grid_arrays` from the three key columns as lists."""
+        size = self.max_goals + 1
+        out = np.full((len(competitions), size, size), np.nan)
+        codes = np.asarray(competitions, dtype=object)
+        homes, aways = np.asarray(home_teams, dtype=object), np.asarray(away_teams, dtype=object)
+        for competition in dict.fromkeys(competitions):
+            params = self.params.get(str(competition))
+            if params is not None:
+                at = np.flatnonzero(codes == competition)
+                out[at] = predict_grids(params, homes[at].tolist(), aways[at].tolist(), self.max_goals)
+        return out
+
     def grids(self, rows: pd.DataFrame) -> list[ScoreGrid | None]:
         """The score grid of each row (None for a competition it was never fitted on): every goals market
         (1X2, over/under, Asian handicap, both teams to score, correct score) derives from it."""
-        out: list[ScoreGrid | None] = []
-        for competition, home, away in zip(rows["competition"], rows["home_team"], rows["away_team"], strict=True):
-            params = self.params.get(str(competition))
-            out.append(None if params is None else predict_grid(params, str(home), str(away), self.max_goals))
-        return out
+        return [None if np.isnan(g[0, 0]) else ScoreGrid.from_matrix(g) for g in self.grid_arrays(rows)]
 
     def predict(self, rows: pd.DataFrame) -> FloatArray:
         if not self.params:
             raise RuntimeError(f"{self.name} is not fitted: call fit first")
-        probs = np.full((len(rows), 3), np.nan)
-        for i, grid in enumerate(self.grids(rows)):
-            if grid is not None:
-                probs[i] = grid.outcome_probabilities()
-        return probs
+        return outcome_probabilities(self.grid_arrays(rows))
 
     def save(self, path: Path) -> None:
         payload = {

@@ -40,7 +40,11 @@ class MarketBaseline:
 
     def predict(self, rows: pd.DataFrame) -> FloatArray:
         self._check(rows)
-        probs = rows[self.columns].to_numpy(dtype=np.float64, copy=True)
+        return self.predict_values(rows[self.columns].to_numpy(dtype=np.float64))
+
+    def predict_values(self, values: FloatArray) -> FloatArray:
+        """`predict` on the (n, 3) values of `columns` (a server's rows are arrays, not frames)."""
+        probs = np.array(values, dtype=np.float64, copy=True)
         # A partial triplet is not a forecast: all three or none.
         probs[np.isnan(probs).any(axis=1)] = np.nan
         return probs

@@ -19,6 +19,7 @@ from matchday.evaluation.dataset import load_dataset
 from matchday.evaluation.report import ReportFiles, write_report
 from matchday.evaluation.suites import ModelSuite
 from matchday.evaluation.walk_forward import WalkForwardConfig, WalkForwardResult, walk_forward
+from matchday.features.fixture_recipe import FixtureRecipe
 from matchday.ingest.store import open_store
 from matchday.models.base import FloatArray
 from matchday.models.bundle import ModelBundle
@@ -70,7 +71,7 @@ def fit_bundle(dataset: pd.DataFrame, suite: ModelSuite, evaluation: WalkForward
         )
     output = suite.stack.name if suite.stack is not None else suite.models[0].name if suite.models else members[0].name
     moment = suite.stack.moment if suite.stack is not None else members[0].moment
-    return ModelBundle(members, stack, output, moment)
+    return ModelBundle(members, stack, output, moment, FixtureRecipe.from_history(dataset))
 
 
 def train_suite(

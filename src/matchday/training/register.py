@@ -1,5 +1,12 @@
 """After training: log the run and register the bundle in MLflow (alias `challenger`), then the promotion gate
-decides whether the challenger becomes `champion` and a canary deploy is requested."""
+judges it against the `champion` on the same walk-forward matches.
+
+- No champion yet: a version that passes the gate (against the base rate) becomes `champion` at once: there is
+  nothing to roll a canary out against.
+- A champion exists: a version that passes is tagged `matchday.gate=passed` and a canary deploy is requested; the
+  serving side rolls it out (`matchday.inference.canary`) and the canary, not the gate, moves `champion`.
+- A version that fails is tagged `matchday.gate=kept` and stays a challenger nobody serves.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +38,8 @@ EXPERIMENT = "matchday-training"
 class Registration:
     run: mlflow_registry.TrainingRun
     decision: GateDecision
-    promoted: bool
-    deploy_request: Path | None
+    promoted: bool  # became champion here (the first version that passes)
+    deploy_request: Path | None  # the canary hand-over, for a version that passed against a champion
 
 
 def _metrics(predictions: pd.DataFrame) -> dict[str, float]:
@@ -56,14 +63,14 @@ def _champion_predictions(settings: Settings) -> pd.DataFrame | None:
 
 
 def _request_deploy(settings: Settings, version: str, decision: GateDecision) -> Path:
-    """The hand-over to serving: a request for a canary of the new champion (the serving side acts on it)."""
+    """The hand-over to serving, as a file beside the MLflow tag the serving side polls: a canary of `version`."""
     folder = settings.state_dir / "deploy" / "requests"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{settings.model_name}-v{version}.json"
     request = {
         "model_name": settings.model_name,
         "version": version,
-        "model_uri": f"models:/{settings.model_name}@champion",
+        "model_uri": f"models:/{settings.model_name}/{version}",
         "strategy": "canary",
         "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "gate": asdict(decision),
@@ -80,9 +87,8 @@ def register_and_gate(
     report_dir: Path,
     params: Mapping[str, object],
 ) -> Registration:
-    """Register the bundle as the new `challenger`, gate it against the `champion` (or, with none yet, against the
-    base rate of the seasons before the evaluated ones) on the same walk-forward matches, promote it if it passes
-    and request a canary deploy."""
+    """Register the bundle as the new `challenger` and gate it against the `champion` (or, with none yet, against
+    the base rate of the seasons before the evaluated ones): see the module docstring for what passing does."""
     predictions = trained.evaluation.predictions
     challenger = predictions[predictions["model"] == trained.bundle.output]
     champion = _champion_predictions(settings)
@@ -100,12 +106,21 @@ def register_and_gate(
         input_example=without_results(dataset.tail(5)),
         predictions=predictions,
     )
-    request = None
-    if decision.promote:
+    mlflow_registry.tag_gate(settings, run.model_version, passed=decision.promote)
+    promoted, request = False, None
+    if decision.promote and champion is None:
         mlflow_registry.promote(settings, run.model_version)
+        promoted = True
+    elif decision.promote:
         request = _request_deploy(settings, run.model_version, decision)
     log.info(
         "gate decided",
-        extra={"version": run.model_version, "promote": decision.promote, "reason": decision.reason},
+        extra={
+            "version": run.model_version,
+            "promote": decision.promote,
+            "promoted": promoted,
+            "canary_requested": request is not None,
+            "reason": decision.reason,
+        },
     )
-    return Registration(run, decision, decision.promote, request)
+    return Registration(run, decision, promoted, request)

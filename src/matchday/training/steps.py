@@ -399,12 +399,14 @@ def register(state_dir: str, train_json: str) -> str:
 
 
 def request_deploy(state_dir: str, register_json: str) -> str:
-    """Confirm the canary deploy request the gate wrote for the promoted version, for the serving side to pick
-    up; fails when the request file is missing, so a promoted model never goes unannounced."""
+    """Confirm the canary deploy request the gate wrote for a version that passed against the champion (serving
+    rolls it out); fails when the request file is missing, so such a version never goes unannounced. The first
+    champion is promoted by the gate itself: nothing to roll out against."""
     settings = _settings(state_dir)
     registered = json.loads(register_json)
-    if not registered["promoted"]:
-        return _dumps({"requested": False, "reason": registered["reason"]})
+    if not registered["deploy_request"]:
+        reason = "the first champion: promoted directly" if registered["promoted"] else registered["reason"]
+        return _dumps({"requested": False, "reason": reason})
     path = Path(registered["deploy_request"])
     if not path.is_file():
         raise FileNotFoundError(f"no deploy request at {path} for {settings.model_name} v{registered['version']}")

@@ -22,13 +22,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApiKeyRow",
     "Base",
+    "CanaryEventRow",
+    "CanaryRow",
     "CompetitionRow",
     "IngestRunRow",
     "MatchRow",
     "OddsQuoteRow",
     "QuarantineRow",
     "SeasonRow",
+    "ServedPredictionRow",
     "TeamAliasRow",
     "TeamRow",
 ]
@@ -167,3 +171,72 @@ class QuarantineRow(Base):
     value: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)  # the source row as JSON
+
+
+# Serving: the tables the inference service writes (migration 0002). Same database as the match store, so one
+# PostgreSQL serves the whole platform in prod and one SQLite file locally.
+
+
+class ApiKeyRow(Base):
+    """A client's API key for the prediction routes: only its SHA-256 is stored (keys are 256-bit random tokens,
+    so a fast hash is enough); `prefix` is the key's first characters, shown to people to tell keys apart."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)  # None: the service's default
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CanaryRow(Base):
+    """A canary rollout of `challenger_version` against `champion_version`; its state survives a restart."""
+
+    __tablename__ = "canaries"
+    __table_args__ = (Index("ix_canaries_model_status", "model_name", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    champion_version: Mapped[str] = mapped_column(String(32))
+    challenger_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # running | paused | promoted | rolled_back | aborted
+    step_index: Mapped[int] = mapped_column(Integer)
+    share: Mapped[float] = mapped_column(Float)  # the challenger's share of traffic, 0..1
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    step_started_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CanaryEventRow(Base):
+    """What happened to a canary and why (started, stepped, paused, resumed, promoted, rolled back, aborted)."""
+
+    __tablename__ = "canary_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    canary_id: Mapped[int] = mapped_column(ForeignKey("canaries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text)  # JSON: the step's measured figures or the operator's reason
+
+
+class ServedPredictionRow(Base):
+    """One served prediction, written in batches off the request path; the drift monitor reads it."""
+
+    __tablename__ = "served_predictions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    served_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32))
+    variant: Mapped[str] = mapped_column(String(16))  # champion | challenger
+    competition: Mapped[str] = mapped_column(String(16))
+    home_team: Mapped[str] = mapped_column(String(128))
+    away_team: Mapped[str] = mapped_column(String(128))
+    kickoff: Mapped[datetime | None] = mapped_column(DateTime)
+    features: Mapped[str] = mapped_column(Text)  # JSON object: the model's input row, NaN as null
+    prob_home: Mapped[float] = mapped_column(Float)
+    prob_draw: Mapped[float] = mapped_column(Float)
+    prob_away: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
