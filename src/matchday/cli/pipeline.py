@@ -83,6 +83,7 @@ def _report(settings: Settings, state_dir: Path, since: float, seconds: float) -
     )
     console.print("  matchday evaluate walk-forward --league E0 --seasons 2019-2022 --model stack   # other models")
     console.print("  matchday pipeline compile   # then: matchday pipeline submit --host URL")
+    console.print("  matchday auth key create me && make serve   # serve the champion over HTTP and gRPC")
 
 
 @app.command()
