@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from matchday.config import Settings
-from matchday.integrations.mlflow_registry import GATE_TAG, version_by_alias
+from matchday.integrations.mlflow_registry import GATE_TAG, load_reference, version_by_alias
 from matchday.training import steps
 from matchday.training.register import register_and_gate
 
@@ -63,3 +63,10 @@ def test_a_version_that_beats_the_champion_is_handed_to_the_canary(serving_setti
     challenger = version_by_alias(settings, "challenger")
     assert challenger is not None and str(challenger.version) == version
     assert challenger.tags[GATE_TAG] == "passed"
+    # the reference drift monitoring compares served traffic with: the evaluated season, pre-kickoff columns only
+    reference = load_reference(settings, version)
+    evaluated = table.loc[mine, "match_id"].unique()
+    assert sorted(reference["match_id"]) == sorted(evaluated)
+    assert set(trained.bundle.input_columns()) | {"p_home", "p_draw", "p_away"} <= set(reference.columns)
+    assert not {"home_goals", "away_goals", "outcome"} & set(reference.columns)
+    assert reference[["p_home", "p_draw", "p_away"]].sum(axis=1).to_numpy() == pytest.approx(1.0)

@@ -58,6 +58,7 @@ __all__ = [
     "MODEL_NAME",
     "OUTPUT_COLUMNS",
     "PREDICTIONS_ARTIFACT",
+    "REFERENCE_ARTIFACT",
     "REPORT_ARTIFACT",
     "MatchdayPyfunc",
     "TrainingRun",
@@ -66,6 +67,7 @@ __all__ = [
     "load_bundle_by_alias",
     "load_bundle_by_version",
     "load_by_alias",
+    "load_reference",
     "log_training_run",
     "promote",
     "run_predictions",
@@ -85,6 +87,7 @@ BUNDLE_ARTIFACT = "bundle"  # key of the bundle folder among the pyfunc model's 
 REPORT_ARTIFACT = "report"
 FEATURES_ARTIFACT = "features.json"
 PREDICTIONS_ARTIFACT = "evaluation/predictions.parquet"
+REFERENCE_ARTIFACT = "reference/features.parquet"  # what the model saw in training: drift monitoring's reference
 OUTPUT_COLUMNS = ("p_home", "p_draw", "p_away")
 DATA_HASH_TAG = "matchday.data_hash"
 OUTPUT_TAG = "matchday.output"
@@ -218,6 +221,7 @@ def log_training_run(
     data_hash: str,
     input_example: pd.DataFrame,
     predictions: pd.DataFrame | None,
+    reference: pd.DataFrame | None = None,
 ) -> TrainingRun:
     """Log one training run and register its bundle as a new version of `settings.model_name`, alias
     `challenger`. `metrics` are flat names such as "rps/E0/2019-20"; `predictions` is the walk-forward table the
@@ -239,11 +243,9 @@ def log_training_run(
         mlflow.log_dict({"features": list(features)}, FEATURES_ARTIFACT)
         if report_dir is not None:
             mlflow.log_artifacts(str(report_dir), artifact_path=REPORT_ARTIFACT)
-        if predictions is not None:
-            with tempfile.TemporaryDirectory(prefix="matchday-predictions-") as folder:
-                path = Path(folder) / Path(PREDICTIONS_ARTIFACT).name
-                predictions.to_parquet(path, index=False)
-                mlflow.log_artifact(str(path), artifact_path=str(Path(PREDICTIONS_ARTIFACT).parent))
+        for frame, artifact in ((predictions, PREDICTIONS_ARTIFACT), (reference, REFERENCE_ARTIFACT)):
+            if frame is not None:
+                _log_frame(frame, artifact)
         info = mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=MatchdayPyfunc(),
@@ -329,8 +331,14 @@ def load_bundle_by_alias(settings: Settings, alias: str) -> tuple[ModelBundle, s
     return load_bundle_by_version(settings, str(version.version)), str(version.version)
 
 
-def run_predictions(settings: Settings, version: ModelVersion | str | int) -> pd.DataFrame:
-    """The walk-forward predictions table logged by the run that produced `version`."""
+def _log_frame(frame: pd.DataFrame, artifact: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="matchday-artifact-") as folder:
+        path = Path(folder) / Path(artifact).name
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(artifact).parent))
+
+
+def _run_frame(settings: Settings, version: ModelVersion | str | int, artifact: str, what: str) -> pd.DataFrame:
     client = configure(settings)
     found = (
         version
@@ -339,11 +347,22 @@ def run_predictions(settings: Settings, version: ModelVersion | str | int) -> pd
     )
     if not found.run_id:
         raise ValueError(f"version {found.version} of {settings.model_name} was not logged by a run")
-    with tempfile.TemporaryDirectory(prefix="matchday-predictions-") as folder:
+    with tempfile.TemporaryDirectory(prefix="matchday-artifact-") as folder:
         try:
-            path = client.download_artifacts(found.run_id, PREDICTIONS_ARTIFACT, folder)
+            path = client.download_artifacts(found.run_id, artifact, folder)
         except (MlflowException, OSError) as exc:
             raise FileNotFoundError(
-                f"run {found.run_id} (version {found.version} of {settings.model_name}) logged no predictions"
+                f"run {found.run_id} (version {found.version} of {settings.model_name}) logged no {what}"
             ) from exc
         return pd.read_parquet(path)
+
+
+def run_predictions(settings: Settings, version: ModelVersion | str | int) -> pd.DataFrame:
+    """The walk-forward predictions table logged by the run that produced `version`."""
+    return _run_frame(settings, version, PREDICTIONS_ARTIFACT, "predictions")
+
+
+def load_reference(settings: Settings, version: ModelVersion | str | int) -> pd.DataFrame:
+    """The reference snapshot logged with `version`: the feature rows of the seasons it was evaluated on, as known
+    before kickoff, with its out-of-sample probabilities (`matchday.training.register.reference_snapshot`)."""
+    return _run_frame(settings, version, REFERENCE_ARTIFACT, "reference snapshot")

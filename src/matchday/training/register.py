@@ -27,7 +27,9 @@ from matchday.models.base import without_results
 from matchday.training.fit import TrainedBundle
 from matchday.training.gate import GateDecision, base_rate, decide
 
-__all__ = ["Registration", "register_and_gate"]
+__all__ = ["PROBABILITY_COLUMNS", "Registration", "reference_snapshot", "register_and_gate"]
+
+PROBABILITY_COLUMNS = ("p_home", "p_draw", "p_away")
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,17 @@ def _request_deploy(settings: Settings, version: str, decision: GateDecision) ->
     return path
 
 
+def reference_snapshot(dataset: pd.DataFrame, trained: TrainedBundle) -> pd.DataFrame:
+    """What drift monitoring compares served traffic with: the rows of the evaluated seasons, only what was known
+    before kickoff (the bundle's input columns), with the answering model's out-of-sample probabilities."""
+    predictions = trained.evaluation.predictions
+    answered = predictions[predictions["model"] == trained.bundle.output]
+    probabilities = answered[["match_id", *PROBABILITY_COLUMNS]].drop_duplicates("match_id")
+    rows = without_results(dataset[dataset["match_id"].isin(probabilities["match_id"])])
+    snapshot = rows[["match_id", "kickoff", *trained.bundle.input_columns()]]
+    return snapshot.merge(probabilities, on="match_id", how="left").reset_index(drop=True)
+
+
 def register_and_gate(
     settings: Settings,
     trained: TrainedBundle,
@@ -105,6 +118,7 @@ def register_and_gate(
         data_hash=mlflow_registry.data_hash(dataset),
         input_example=without_results(dataset.tail(5)),
         predictions=predictions,
+        reference=reference_snapshot(dataset, trained),
     )
     mlflow_registry.tag_gate(settings, run.model_version, passed=decision.promote)
     promoted, request = False, None

@@ -1,5 +1,5 @@
 """The prediction log writes served predictions in batches off the request path, drains on close, never blocks a
-request when it falls behind, and survives a database that refuses a batch."""
+request when it falls behind, survives a database that refuses a batch, and reads back as a frame for monitoring."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from matchday.inference.schema import Fixture
 from matchday.inference.service_engine import ServingEngine, valid_probabilities
 from matchday.ingest.store.database import make_engine, migrate
 from matchday.ingest.store.models import ServedPredictionRow
+from matchday.monitoring.served import SERVED_COLUMNS, served_frame
 
 
 class Row:
@@ -108,3 +109,20 @@ def test_an_engine_without_a_champion_is_not_ready_and_says_so() -> None:
 )
 def test_valid_probabilities(probs: tuple[float, float, float], valid: bool) -> None:
     assert valid_probabilities(probs) is valid
+
+
+def test_the_log_reads_back_as_a_frame_of_a_window(database: Engine) -> None:
+    log = PredictionLog(database, batch_size=10, interval_seconds=0.05, registry=CollectorRegistry())
+    records = [_record(i) for i in range(4)]
+    late = LoggedPrediction(**{**records[3].__dict__, "served_at": datetime(2026, 11, 24, 9, 0, 0)})
+    log.submit([*records[:3], late])
+    log.close()
+    frame = served_frame(database, "matchday-1x2", datetime(2026, 11, 23), datetime(2026, 11, 24))
+    assert list(frame["request_id"]) == ["r0", "r1", "r2"]  # the one served on the 24th is outside the window
+    assert list(frame.columns[: len(SERVED_COLUMNS)]) == list(SERVED_COLUMNS)
+    assert frame["elo_home"].tolist() == [1600.0] * 3
+    assert frame["h2h_home_gd"].isna().all() and frame["h2h_home_gd"].dtype == "float64"
+    assert frame["p_home"].tolist() == [0.5] * 3
+    assert served_frame(database, "another-model", datetime(2026, 11, 23), datetime(2026, 11, 25)).empty
+    with pytest.raises(ValueError, match="must be after"):
+        served_frame(database, "matchday-1x2", datetime(2026, 11, 24), datetime(2026, 11, 23))
