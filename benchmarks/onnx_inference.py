@@ -18,7 +18,6 @@ absolute difference between native and ONNX probabilities (priced rows) is repor
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from machine import machine
 
 from matchday.config import load_settings
 from matchday.evaluation.dataset import dataset_from_files
@@ -134,16 +134,6 @@ def stack_cases(stack: StackModel, bases: dict[str, FloatArray]) -> list[Case]:
             )
         )
     return cases
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-        cpu = names[0] if names else cpu
-    load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{cpu}, {os.cpu_count()} logical cores, load average {load} (1/5/15 min) at start"
 
 
 def versions() -> str:

@@ -37,6 +37,7 @@ from typing import cast
 import httpx
 import numpy as np
 import pandas as pd
+from machine import machine
 from serving_load import (
     FloatArray,
     LoadGenerator,
@@ -283,16 +284,6 @@ def check_server(target: Target, body: bytes, request: bytes) -> None:
 
 
 # the report
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-        cpu = names[0] if names else cpu
-    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{cpu}, {os.cpu_count()} logical cores, load average {load} (1/5/15 min) at start"
 
 
 def versions() -> str:

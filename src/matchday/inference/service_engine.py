@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
+from matchday.inference.canary_stats import Variant
 from matchday.inference.errors import NotReady
 from matchday.inference.prediction_log import LoggedPrediction, PredictionLog
 from matchday.inference.predictor import Predictor, Scored
@@ -25,7 +26,6 @@ __all__ = ["CanaryRouter", "ServingEngine", "Variant", "valid_probabilities"]
 
 logger = logging.getLogger(__name__)
 
-Variant = Literal["champion", "challenger"]
 _SUM_TOLERANCE = 1e-6
 
 
