@@ -8,9 +8,9 @@ from components._image import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def check_drift(state_dir: str, report_path: str) -> str:
+def check_drift(state_dir: str, window: str, end: str) -> str:
     import json  # noqa: PLC0415  (KFP runs the body alone, in the image)
 
     from matchday.training import steps  # noqa: PLC0415
 
-    return str(json.loads(steps.check_drift(state_dir, report_path))["decision"])
+    return str(json.loads(steps.check_drift(state_dir, window, end))["decision"])

@@ -31,13 +31,17 @@ def compile_all(settings: Settings, out_dir: Path = COMPILED_DIR) -> list[Path]:
     return written
 
 
-def run_local(settings: Settings, arguments: dict[str, object], pipeline_root: Path) -> None:
-    """Run the training pipeline with kfp's local SubprocessRunner in this environment (no Docker, no cluster):
-    each step is a subprocess of this Python importing the installed matchday. Raises on a failed step."""
+def run_local(
+    settings: Settings, arguments: dict[str, object], pipeline_root: Path, pipeline: str = "training"
+) -> None:
+    """Run the training (or monitoring) pipeline with kfp's local SubprocessRunner in this environment (no Docker,
+    no cluster): each step is a subprocess of this Python importing the installed matchday. Raises on a failed
+    step."""
     from kfp import local  # noqa: PLC0415
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
     with warnings.catch_warnings():
         # The runner guesses from the image name whether it holds Python; ours does (matchday on Python 3.11).
         warnings.filterwarnings("ignore", message="You may be attemping to run a task", category=RuntimeWarning)
-        training_pipeline(settings)(**arguments)
+        builders = {"training": training_pipeline, "monitoring": monitoring_pipeline}
+        builders[pipeline](settings)(**arguments)

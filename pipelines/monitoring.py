@@ -1,8 +1,8 @@
 """The monitoring pipeline: check drift -> decide -> retrain (the training pipeline, nested) when it drifted.
 
-The drift check reads a drift report file; computing that report arrives with the monitoring issue, so today the
-check says "no drift" whenever the file is absent and the pipeline never retrains on its own (see
-`matchday.training.steps.check_drift`).
+The drift step is `matchday monitor drift`'s check (`matchday.training.steps.check_drift`): Evidently against the
+served version's reference over `window` (default monitoring/drift.yaml's) ending at `end` (default now), with the
+retraining cooldown applied, so a recurring run retrains at most once per cooldown.
 """
 
 # No `from __future__ import annotations`: KFP reads the pipeline parameter types from the live annotations.
@@ -27,7 +27,8 @@ def monitoring_pipeline(settings: Settings) -> Any:
     def matchday_monitoring(
         state_dir: str = DEFAULT_STATE_DIR,
         data_dir: str = DEFAULT_DATA_DIR,
-        drift_report: str = "",
+        window: str = "",
+        end: str = "",
         leagues: str = "E0",
         first_season: int = 2022,
         last_season: int = 2024,
@@ -35,7 +36,7 @@ def monitoring_pipeline(settings: Settings) -> Any:
         moment: str = "open",
         num_samples: int = 0,
     ) -> None:
-        checked = check_drift(state_dir=state_dir, report_path=drift_report).set_caching_options(False)
+        checked = check_drift(state_dir=state_dir, window=window, end=end).set_caching_options(False)
         with dsl.If(checked.output == "retrain", name="drifted"):
             training(
                 state_dir=state_dir,

@@ -103,6 +103,28 @@ class Settings(BaseSettings):
         default=None, description="Canary steps and thresholds (YAML); default serving/canary.yaml's values."
     )
 
+    # monitoring (matchday.monitoring, matchday monitor, the monitoring pipeline)
+    drift_config: Path | None = Field(
+        default=None,
+        description="Drift window, tests, thresholds and retraining (YAML); default monitoring/drift.yaml's values.",
+    )
+    kfp_host: str | None = Field(
+        default=None,
+        description="Kubeflow Pipelines API that drift-triggered retraining submits to; unset: the kfp local runner.",
+    )
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="Port of `matchday monitor serve-metrics`.")
+
+    # betting (matchday.betting, matchday bet, GET /v1/recommendations and /v1/arbitrage)
+    odds_api_key: SecretStr | None = Field(
+        default=None, description="The Odds API (v4) key for live prices; without it the fixtures file is used."
+    )
+    odds_api_base_url: str = Field(default="https://api.the-odds-api.com", description="The Odds API base URL.")
+    betting_fixtures_file: Path | None = Field(
+        default=None,
+        description="Upcoming fixtures with prices (football-data fixtures.csv) the betting routes read; default "
+        "<state_dir>/cache/football-data/fixtures.csv, where `matchday data fixtures` downloads it.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:

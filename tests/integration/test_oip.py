@@ -8,6 +8,7 @@ with the overround removed, it refuses teams it does not know as the real engine
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -168,6 +169,10 @@ def http_client(http_url: str) -> Iterator[triton_http.InferenceServerClient]:
         yield client
     finally:
         client.close()
+        # tritonclient's HTTP client sits in a reference cycle and its __del__ must run on this thread (gevent):
+        # collect it here rather than let a server thread of a later test do it (seen failing a later test)
+        del client
+        gc.collect()
 
 
 def _grpc_inputs(odds: np.ndarray = PINNACLE, odds_type: str = "FP64") -> list[triton_grpc.InferInput]:

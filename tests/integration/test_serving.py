@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import signal
 import threading
 import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -220,6 +222,12 @@ def test_served_predictions_are_logged_with_their_features(
         assert connection.scalar(select(func.count()).select_from(ServedPredictionRow)) >= 2
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'matchday_canary_requests_total{model="matchday-1x2",outcome="ok",variant="champion"}' in metrics
+    # the serving dashboard's BentoML panels read metrics this server really exports
+    dashboard = (
+        Path(__file__).resolve().parents[2] / "monitoring" / "grafana" / "dashboards" / "serving.json"
+    ).read_text()
+    bentoml_names = set(re.findall(r"bentoml_[a-z_]+", dashboard))
+    assert bentoml_names and all(f"\n{name}{{" in metrics for name in bentoml_names), bentoml_names
 
 
 def test_a_challenger_that_cannot_load_aborts_its_canary(

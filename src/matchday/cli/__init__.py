@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from matchday import __version__
-from matchday.cli import auth, data, evaluate, features, pipeline
+from matchday.cli import auth, bet, data, evaluate, features, monitor, pipeline
 from matchday.cli._common import start
 from matchday.cli.serve import serve
 from matchday.cli.train import train
@@ -23,6 +23,8 @@ app.add_typer(features.app, name="features")
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(auth.app, name="auth")
+app.add_typer(bet.app, name="bet")
+app.add_typer(monitor.app, name="monitor")
 app.command()(train)
 app.command()(serve)
 

@@ -6,10 +6,10 @@ of the installed package), so these commands run from a checkout.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -22,6 +22,9 @@ from matchday.cli._common import console, fail, state
 from matchday.cli.data import parse_season_range
 from matchday.config import Settings
 from matchday.evaluation.suites import MODEL_CHOICES
+from matchday.ingest.store.database import make_engine, migrate
+from matchday.integrations.kfp_client import PipelinesNotFound, pipelines_module, submit_package
+from matchday.monitoring.records import finish_pipeline_run, start_pipeline_run
 from matchday.sample_data import sample_data_dir
 from matchday.training import steps
 
@@ -29,17 +32,29 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Kubeflow pipelines: run locally, compile, submit.", no_args_is_help=True)
 
-_ROOT = Path(__file__).resolve().parents[3]
-
 
 def _pipelines() -> ModuleType:
-    """The repository's `pipelines` package (with `components` beside it), importable from a checkout only."""
-    for root in (_ROOT, Path.cwd()):
-        if (root / "pipelines" / "__init__.py").is_file():
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            return importlib.import_module("pipelines")
-    fail("pipelines/ not found: run `matchday pipeline` from a matchday checkout")
+    try:
+        return pipelines_module()
+    except PipelinesNotFound as exc:
+        fail(f"{exc}: run `matchday pipeline` from a matchday checkout")
+
+
+@contextmanager
+def _recorded(settings: Settings, pipeline: str, arguments: dict[str, object]) -> Iterator[None]:
+    """The run in `pipeline_runs` (running, then succeeded or failed), where the exporter and alerts see it."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        run_id = start_pipeline_run(engine, pipeline, json.dumps(arguments, default=str))
+        try:
+            yield
+        except BaseException as exc:
+            finish_pipeline_run(engine, run_id, succeeded=False, detail=f"{type(exc).__name__}: {exc}")
+            raise
+        finish_pipeline_run(engine, run_id, succeeded=True)
+    finally:
+        engine.dispose()
 
 
 def _latest_run(state_dir: Path, since: float) -> Path | None:
@@ -84,6 +99,7 @@ def _report(settings: Settings, state_dir: Path, since: float, seconds: float) -
     console.print("  matchday evaluate walk-forward --league E0 --seasons 2019-2022 --model stack   # other models")
     console.print("  matchday pipeline compile   # then: matchday pipeline submit --host URL")
     console.print("  matchday auth key create me && make serve   # serve the champion over HTTP and gRPC")
+    console.print("  make monitor   # drift checks of what it serves, the metrics exporter on :9108")
 
 
 @app.command()
@@ -126,10 +142,45 @@ def run(
     started = time.time()
     with console.status("pipeline running (each step's log follows)"):
         try:
-            pipelines.run_local(settings, arguments, state_dir / "kfp")
+            with _recorded(settings, "training", arguments):
+                pipelines.run_local(settings, arguments, state_dir / "kfp")
         except RuntimeError as exc:
             fail(f"the pipeline failed: {exc}", code=1)
     _report(settings, state_dir, started, time.time() - started)
+
+
+@app.command()
+def monitor(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="Drift window, e.g. 7d; default monitoring/drift.yaml's.")] = "",
+    end: Annotated[str, typer.Option(help="End of the window (UTC, ISO); default now.")] = "",
+    league: Annotated[list[str] | None, typer.Option("--league", help="Retraining league(s); default E0.")] = None,
+    seasons: Annotated[str, typer.Option(help="Seasons the retraining scores, e.g. 2019-2022.")] = "2022",
+    model: Annotated[str, typer.Option(help=f"Retrained model: one of {', '.join(MODEL_CHOICES)}.")] = "stack",
+) -> None:
+    """Run the monitoring pipeline here with kfp's local runner: the drift check of the served version and, when
+    it drifted and the cooldown allows, the training pipeline in its retrain branch."""
+    settings = state(ctx).settings
+    first, last = parse_season_range(seasons)
+    state_dir = settings.state_dir.resolve()
+    arguments: dict[str, object] = {
+        "state_dir": str(state_dir),
+        "data_dir": str((settings.data_dir or sample_data_dir()).resolve()),
+        "window": window,
+        "end": end,
+        "leagues": ",".join(league or ["E0"]),
+        "first_season": first,
+        "last_season": last,
+        "model": model,
+    }
+    console.print(f"running the monitoring pipeline locally: {escape(json.dumps(arguments))}")
+    with console.status("pipeline running (each step's log follows)"):
+        try:
+            with _recorded(settings, "monitoring", arguments):
+                _pipelines().run_local(settings, arguments, state_dir / "kfp", pipeline="monitoring")
+        except RuntimeError as exc:
+            fail(f"the monitoring pipeline failed: {exc}", code=1)
+    console.print(f"monitoring pipeline finished; drift reports in {escape(str(state_dir / 'monitoring' / 'reports'))}")
 
 
 @app.command(name="compile")
@@ -152,14 +203,11 @@ def submit(
     experiment: Annotated[str, typer.Option(help="Kubeflow experiment name.")] = "matchday",
 ) -> None:
     """Compile the pipeline for the current settings and start a run of it on a Kubeflow Pipelines cluster."""
-    import kfp  # type: ignore[import-untyped]  # noqa: PLC0415  (only submitting needs the client)
-
     if pipeline not in ("training", "monitoring"):
         fail(f"--pipeline {pipeline}: expected training or monitoring")
     pipelines = _pipelines()
     out = state(ctx).settings.state_dir / "kfp" / "submitted"
     package = out / f"{pipeline}.yaml"
     pipelines.compile_all(state(ctx).settings, out)
-    client = kfp.Client(host=host)
-    run = client.create_run_from_pipeline_package(str(package), arguments={}, experiment_name=experiment)
-    console.print(f"submitted {pipeline}: run {escape(str(run.run_id))} at {escape(host)}")
+    run_id = submit_package(host, package, {}, experiment)
+    console.print(f"submitted {pipeline}: run {escape(run_id)} at {escape(host)}")

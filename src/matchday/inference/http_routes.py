@@ -2,6 +2,7 @@
 guard middleware that authenticates and rate-limits every protected route before BentoML or FastAPI sees it.
 
     prediction routes  POST /v1/predict, /v1/predict/batch, /v2/models/.../infer   API key + rate limit
+    betting routes     GET /v1/recommendations, /v1/arbitrage (`betting_routes`)    API key + rate limit
     viewer routes      GET /admin/canary                                              JWT with role viewer
     admin routes       POST /admin/canary/{start,pause,resume,abort}                  JWT with role admin
 
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from matchday.inference.betting_routes import BETTING_PATHS, betting_router
 from matchday.inference.canary import CanaryConflict, CanaryController, CanaryStatus
 from matchday.inference.engine import InferenceEngine
 from matchday.inference.errors import ServingError
@@ -140,6 +142,7 @@ def routes_app() -> FastAPI:
     app = FastAPI(title="Matchday: Open Inference Protocol v2 and administration", docs_url=None, redoc_url=None)
     app.include_router(oip_router(_engine()))
     app.include_router(_admin_router())
+    app.include_router(betting_router())
 
     @app.get("/v1/models", response_model=list[ModelInfo], tags=["models"])
     def models() -> list[ModelInfo]:
@@ -149,6 +152,8 @@ def routes_app() -> FastAPI:
 
 
 def _route_kind(method: str, path: str) -> str | None:
+    if path in BETTING_PATHS:
+        return "prediction"  # API key + rate limit, like the predictions they are made of
     if path.startswith("/v1/predict") or (path.startswith("/v2/models/") and path.endswith("/infer")):
         return "prediction"
     if path.startswith("/admin/"):

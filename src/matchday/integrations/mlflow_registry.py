@@ -340,11 +340,14 @@ def _log_frame(frame: pd.DataFrame, artifact: str) -> None:
 
 def _run_frame(settings: Settings, version: ModelVersion | str | int, artifact: str, what: str) -> pd.DataFrame:
     client = configure(settings)
-    found = (
-        version
-        if isinstance(version, ModelVersion)
-        else client.get_model_version(settings.model_name, _version_number(version))
-    )
+    try:
+        found = (
+            version
+            if isinstance(version, ModelVersion)
+            else client.get_model_version(settings.model_name, _version_number(version))
+        )
+    except MlflowException as exc:
+        raise LookupError(f"version {version} of {settings.model_name} is not registered") from exc
     if not found.run_id:
         raise ValueError(f"version {found.version} of {settings.model_name} was not logged by a run")
     with tempfile.TemporaryDirectory(prefix="matchday-artifact-") as folder:

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from matchday.features.table import build_feature_table, fit_params_before
 from matchday.ingest.competitions import KNOWN_DIVISIONS
 from matchday.ingest.service import discover_sources, ingest_files
 from matchday.ingest.store import open_store
+from matchday.ingest.store.database import make_engine, migrate
 from matchday.ingest.store.frames import load_match_frame, load_quote_frame
 from matchday.ingest.store.queries import store_status
 from matchday.models.base import Forecaster
@@ -417,18 +419,41 @@ def request_deploy(state_dir: str, register_json: str) -> str:
     )
 
 
-def check_drift(state_dir: str, report_path: str = "") -> str:
-    """The monitoring pipeline's drift verdict, read from a drift report JSON file (`report_path`, default
-    <state_dir>/monitoring/drift.json) with a boolean `drift_detected` (or Evidently's `dataset_drift`).
+def check_drift(state_dir: str, window: str = "", end: str = "") -> str:
+    """The monitoring pipeline's drift step: `matchday monitor drift`'s check (`matchday.monitoring.check`) of
+    the served version over `window` (default drift.yaml's) ending at `end` (ISO, UTC; default now). "retrain"
+    when it drifted and the cooldown allows a training, which is then the pipeline's own retrain branch."""
+    from matchday.monitoring.check import run_check  # noqa: PLC0415  (Evidently takes seconds to import)
+    from matchday.monitoring.drift_config import load_drift_config, parse_duration  # noqa: PLC0415
+    from matchday.monitoring.retrain import PipelineBranchLauncher  # noqa: PLC0415
 
-    The drift computation itself does not exist yet (it comes with the monitoring issue): with no report file this
-    step says "no drift" and names that reason, so the pipeline runs end to end but never retrains on its own."""
     settings = _settings(state_dir)
-    path = Path(report_path) if report_path else settings.state_dir / "monitoring" / "drift.json"
-    if not path.is_file():
-        return _dumps({"decision": "ok", "drift": False, "reason": f"no drift report at {path}: no drift assumed"})
-    report = json.loads(path.read_text(encoding="utf-8"))
-    drift = bool(report.get("drift_detected", report.get("dataset_drift", False)))
-    reason = f"{path}: drift detected" if drift else f"{path}: no drift"
-    log.info("pipeline.check_drift", extra={"drift": drift, "path": str(path)})
-    return _dumps({"decision": "retrain" if drift else "ok", "drift": drift, "reason": reason})
+    config = load_drift_config(settings.drift_config)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        outcome = run_check(
+            settings,
+            engine,
+            config,
+            end=datetime.fromisoformat(end) if end else None,
+            window=parse_duration(window) if window else None,
+            launcher=PipelineBranchLauncher(),
+        )
+    finally:
+        engine.dispose()
+    trigger = outcome.trigger
+    retrain = trigger is not None and trigger.status == "launched"
+    result = outcome.drift.result
+    reason = "; ".join(result.reasons) or result.verdict
+    if trigger is not None and not retrain:
+        reason += f"; not retrained: {trigger.detail}"
+    log.info("pipeline.check_drift", extra={"verdict": result.verdict, "retrain": retrain, "check": outcome.check_id})
+    return _dumps(
+        {
+            "decision": "retrain" if retrain else "ok",
+            "drift": result.drifted,
+            "reason": reason,
+            "check_id": outcome.check_id,
+        }
+    )

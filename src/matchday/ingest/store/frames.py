@@ -53,8 +53,10 @@ def load_match_frame(
     return frame
 
 
-def load_quote_frame(engine: Engine, match_ids: Sequence[int]) -> pd.DataFrame:
-    """Every stored price of the given matches."""
+def load_quote_frame(
+    engine: Engine, match_ids: Sequence[int], *, bookmakers: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Every stored price of the given matches (only those of `bookmakers`, when given)."""
     columns = ["match_id", "bookmaker", "market", "selection", "phase", "line", "price"]
     chunks = []
     ids = sorted(set(match_ids))
@@ -63,6 +65,8 @@ def load_quote_frame(engine: Engine, match_ids: Sequence[int]) -> pd.DataFrame:
             query = select(*(getattr(OddsQuoteRow, c) for c in columns)).where(
                 OddsQuoteRow.match_id.in_(ids[start : start + 5_000])
             )
+            if bookmakers is not None:
+                query = query.where(OddsQuoteRow.bookmaker.in_(list(bookmakers)))
             chunks.append(pd.DataFrame(connection.execute(query).all(), columns=columns))
     frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=columns)
     frame["line"] = frame["line"].astype("float64")

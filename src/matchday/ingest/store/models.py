@@ -27,10 +27,13 @@ __all__ = [
     "CanaryEventRow",
     "CanaryRow",
     "CompetitionRow",
+    "DriftCheckRow",
     "IngestRunRow",
     "MatchRow",
     "OddsQuoteRow",
+    "PipelineRunRow",
     "QuarantineRow",
+    "RetrainTriggerRow",
     "SeasonRow",
     "ServedPredictionRow",
     "TeamAliasRow",
@@ -240,3 +243,48 @@ class ServedPredictionRow(Base):
     prob_draw: Mapped[float] = mapped_column(Float)
     prob_away: Mapped[float] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class DriftCheckRow(Base):
+    """One drift check of a served version over a window: its verdict, figures and where its report is."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (Index("ix_drift_checks_model_checked", "model_name", "checked_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    window_end: Mapped[datetime] = mapped_column(DateTime)
+    verdict: Mapped[str] = mapped_column(String(16))  # drift | ok | insufficient
+    current_rows: Mapped[int] = mapped_column(Integer)
+    feature_share: Mapped[float] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text)  # JSON: the DriftResult and the served quality
+    report_path: Mapped[str | None] = mapped_column(Text)
+
+
+class RetrainTriggerRow(Base):
+    """A retraining the drift monitor started (or held back by the cooldown), and how it was launched."""
+
+    __tablename__ = "retrain_triggers"
+    __table_args__ = (Index("ix_retrain_triggers_model_at", "model_name", "triggered_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drift_check_id: Mapped[int] = mapped_column(ForeignKey("drift_checks.id"))
+    triggered_at: Mapped[datetime] = mapped_column(DateTime)
+    model_name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # launched | cooldown | failed
+    launcher: Mapped[str] = mapped_column(String(32))  # local | kfp | pipeline | none
+    detail: Mapped[str] = mapped_column(Text)  # the run id, the process id and log, or why it was held back
+
+
+class PipelineRunRow(Base):
+    """A training or monitoring pipeline run started by `matchday pipeline run` or submitted to a cluster."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_pipeline_started", "pipeline", "started_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(32))  # training | monitoring
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed | submitted
+    detail: Mapped[str] = mapped_column(Text)
