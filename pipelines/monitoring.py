@@ -12,7 +12,7 @@ from components.check_drift import check_drift
 from kfp import dsl
 
 from matchday.config import Settings
-from pipelines.training import DEFAULT_DATA_DIR, DEFAULT_STATE_DIR, training_pipeline
+from pipelines.training import DEFAULT_DATA_DIR, DEFAULT_STATE_DIR, on_shared_state, training_pipeline
 
 __all__ = ["PIPELINE_NAME", "monitoring_pipeline"]
 
@@ -37,6 +37,7 @@ def monitoring_pipeline(settings: Settings) -> Any:
         num_samples: int = 0,
     ) -> None:
         checked = check_drift(state_dir=state_dir, window=window, end=end).set_caching_options(False)
+        on_shared_state(checked, settings)
         with dsl.If(checked.output == "retrain", name="drifted"):
             training(
                 state_dir=state_dir,

@@ -24,12 +24,34 @@ from kfp import dsl, kubernetes
 
 from matchday.config import Settings
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_STATE_DIR", "PIPELINE_NAME", "on_gpu_pool", "training_pipeline"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_STATE_DIR",
+    "PIPELINE_NAME",
+    "SHARED_MOUNT",
+    "on_gpu_pool",
+    "on_shared_state",
+    "training_pipeline",
+]
 
 PIPELINE_NAME = "matchday-training"
-# Where the cluster mounts the shared volume; the local runner and `pipeline run` pass their own folders.
+# Where the cluster mounts the shared volume (the season files in its data/ folder); the local runner and
+# `pipeline run` pass their own folders.
 DEFAULT_STATE_DIR = "/mnt/matchday/state"
-DEFAULT_DATA_DIR = "/mnt/matchday/data"
+DEFAULT_DATA_DIR = "/mnt/matchday/state/data"
+SHARED_MOUNT = DEFAULT_STATE_DIR  # where `pipeline_state_pvc` is mounted: the claim's root is the state dir
+
+
+def on_shared_state(task: dsl.PipelineTask, settings: Settings) -> dsl.PipelineTask:
+    """Mount `pipeline_state_pvc` at SHARED_MOUNT (steps exchange files through the state dir) and annotate the
+    pod with `pipeline_pod_annotations`; a no-op when neither is set (the local runner shares the disk)."""
+    if settings.pipeline_state_pvc:
+        kubernetes.mount_pvc(task, pvc_name=settings.pipeline_state_pvc, mount_path=SHARED_MOUNT)
+    for pair in (settings.pipeline_pod_annotations or "").split(","):
+        if pair:
+            key, value = pair.split("=", 1)
+            kubernetes.add_pod_annotation(task, annotation_key=key, annotation_value=value)
+    return task
 
 
 def on_gpu_pool(task: dsl.PipelineTask, settings: Settings) -> dsl.PipelineTask:
@@ -93,11 +115,14 @@ def training_pipeline(settings: Settings) -> Any:
         registered = register(state_dir=state_dir, train_json=trained.output).after(evaluated, published)
         decision = gate_decision(register_json=registered.output)
         with dsl.If(decision.output == "promote", name="gate-passed"):
-            request_deploy(state_dir=state_dir, register_json=registered.output)
+            deployed = request_deploy(state_dir=state_dir, register_json=registered.output)
+            on_shared_state(deployed, settings)
         for task in (tuned, trained):
             on_gpu_pool(task, settings)
         # Every step reads or writes shared state (the store, MLflow): a cached result would be a stale one.
         for task in (ingested, validated, table, published, tuned, trained, evaluated, registered):
             task.set_caching_options(False)
+        for task in (ingested, validated, table, published, tuned, trained, evaluated, registered, decision):
+            on_shared_state(task, settings)
 
     return matchday_training

@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     accelerator_type: str = Field(
         default="nvidia.com/gpu", description="Accelerator resource the pipeline's tune and train steps request."
     )
+    pipeline_state_pvc: str | None = Field(
+        default=None,
+        description="PersistentVolumeClaim every pipeline step mounts as its state dir (/mnt/matchday/state) on a "
+        "cluster; unset: none, as the kfp local runner needs.",
+    )
+    pipeline_pod_annotations: str | None = Field(
+        default=None,
+        pattern=r"^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$",
+        description="key=value[,key=value] annotations on every pipeline step's pod (GKE's GCS FUSE volumes: "
+        "gke-gcsfuse/volumes=true).",
+    )
     gpu_node_selector: str = Field(
         default="cloud.google.com/gke-nodepool=gpu-pool",
         pattern=r"^[^=]+=[^=]+$",

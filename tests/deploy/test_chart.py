@@ -230,6 +230,17 @@ def test_gpu_values_match_the_pipeline_settings_and_schedule_the_training_job(fu
     assert {"name": "state", "mountPath": "/mnt/matchday/state"} in container["volumeMounts"]
 
 
+def test_the_pipelines_mount_the_state_claim_the_chart_provides(default_release: Rendered) -> None:
+    config = default_release.one("ConfigMap", "matchday-config")["data"]
+    claim = default_release.one("PersistentVolumeClaim", config["MATCHDAY_PIPELINE_STATE_PVC"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    settings = Settings(
+        pipeline_state_pvc=config["MATCHDAY_PIPELINE_STATE_PVC"],
+        pipeline_pod_annotations=config["MATCHDAY_PIPELINE_POD_ANNOTATIONS"],
+    )
+    assert settings.pipeline_pod_annotations == "gke-gcsfuse/volumes=true"  # the GCS FUSE CSI driver's switch
+
+
 def test_the_serving_pods_never_land_on_the_gpu_pool(production_release: Rendered) -> None:
     pod = production_release.one("Deployment", "matchday-serving")["spec"]["template"]["spec"]
     assert "tolerations" not in pod and pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "cpu-pool"}

@@ -63,6 +63,19 @@ def test_gpu_settings_reach_tune_and_train(tmp_path: Path, clean_env: None) -> N
         assert spec["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
 
 
+def test_every_step_mounts_the_shared_state_claim_when_set(tmp_path: Path, clean_env: None) -> None:
+    settings = Settings(pipeline_state_pvc="matchday-state", pipeline_pod_annotations="gke-gcsfuse/volumes=true")
+    pipelines.compile_all(settings, tmp_path)
+    for name in ("training", "monitoring"):
+        documents = list(yaml.safe_load_all((tmp_path / f"{name}.yaml").read_text()))
+        platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        assert set(platform) == set(_executors(documents[0])), f"{name}: a step without the shared state"
+        for spec in platform.values():
+            [mount] = spec["pvcMount"]
+            assert (mount["constant"], mount["mountPath"]) == ("matchday-state", "/mnt/matchday/state")
+            assert spec["podMetadata"]["annotations"] == {"gke-gcsfuse/volumes": "true"}
+
+
 def test_cpu_settings_request_no_gpu(tmp_path: Path, clean_env: None) -> None:
     pipelines.compile_all(Settings(train_gpus=0), tmp_path)
     text = (tmp_path / "training.yaml").read_text()
