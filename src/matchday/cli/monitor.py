@@ -97,8 +97,7 @@ def _print(outcome: CheckOutcome) -> None:
         console.print(f"served quality on {quality.settled} settled fixtures, RPS: {escape(scores)}")
     if outcome.trigger is not None:
         console.print(f"retraining: {outcome.trigger.status} ({escape(outcome.trigger.detail)})")
-    if outcome.report_path is not None:
-        console.print(f"report: {escape(str(outcome.report_path))}")
+    console.print(f"report: {escape(str(outcome.report_path))}")
 
 
 @app.command()

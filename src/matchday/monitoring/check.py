@@ -55,7 +55,7 @@ class CheckOutcome:
     window: tuple[datetime, datetime]
     drift: DriftOutcome
     quality: ServedQuality | None
-    report_path: Path | None
+    report_path: Path  # the Evidently HTML, or the JSON summary when too little traffic ran no report
     trigger: TriggerOutcome | None  # None: no drift, or no launcher given
 
     def summary(self) -> dict[str, Any]:
@@ -67,7 +67,7 @@ class CheckOutcome:
             "drift": self.drift.result.to_dict(),
             "drift_detected": self.drift.result.drifted,
             "quality": self.quality.to_dict() if self.quality is not None else None,
-            "report": str(self.report_path) if self.report_path is not None else None,
+            "report": str(self.report_path),
             "trigger": vars(self.trigger) if self.trigger is not None else None,
         }
 
@@ -103,17 +103,17 @@ def _quality(engine: Engine, current: pd.DataFrame) -> ServedQuality | None:
     return served_quality(settled, market)
 
 
-def _save(settings: Settings, outcome: DriftOutcome, summary: dict[str, Any], stem: str) -> list[Path]:
+def _report_paths(settings: Settings, stem: str, drift: DriftOutcome) -> list[Path]:
+    """Where a check's report goes: the Evidently HTML (when a report ran) and the JSON summary."""
     folder = settings.state_dir / "monitoring" / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    summary_path = folder / f"{stem}.json"
-    summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    written = [summary_path]
-    if outcome.snapshot is not None:
-        html = folder / f"{stem}.html"
-        outcome.snapshot.save_html(str(html))
-        written.insert(0, html)
-    return written
+    return [folder / f"{stem}.html"] * (drift.snapshot is not None) + [folder / f"{stem}.json"]
+
+
+def _save(outcome: CheckOutcome, files: list[Path]) -> None:
+    files[-1].parent.mkdir(parents=True, exist_ok=True)
+    if outcome.drift.snapshot is not None:
+        outcome.drift.snapshot.save_html(str(files[0]))
+    files[-1].write_text(json.dumps(outcome.summary(), indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _log_mlflow(
@@ -180,9 +180,9 @@ def run_check(
         current_rows=result.current_rows, feature_share=result.feature_share, summary={}, report_path=None,
     )  # fmt: skip
     trigger = _trigger(engine, settings, config, check_id, stop, launcher) if result.drifted and launcher else None
-    outcome = CheckOutcome(check_id, settings.model_name, version, span, drift, quality, None, trigger)
-    files = _save(settings, drift, outcome.summary(), stem)
+    files = _report_paths(settings, stem, drift)
     outcome = CheckOutcome(check_id, settings.model_name, version, span, drift, quality, files[0], trigger)
+    _save(outcome, files)
     complete_check(engine, check_id, outcome.summary(), str(outcome.report_path))
     if log_to_mlflow:
         _log_mlflow(settings, version, drift, quality, files)
