@@ -19,7 +19,7 @@ from matchday.cli._common import console, fail, state
 from matchday.cli.data import parse_season_range
 from matchday.config import Settings
 from matchday.ingest.store.database import make_engine, migrate
-from matchday.monitoring.check import CheckOutcome, NoServedVersion, run_check
+from matchday.monitoring.check import CheckOutcome, NoServedVersion, run_check, window_end
 from matchday.monitoring.drift_config import DriftConfig, DriftConfigError, load_drift_config, parse_duration
 from matchday.monitoring.retrain import launcher_for
 
@@ -58,12 +58,11 @@ def _moment(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return window_end(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r}: expected an ISO date or time, e.g. 2023-05-28", param_hint="--end"
         ) from None
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(tz=None).replace(tzinfo=None)
 
 
 def _print(outcome: CheckOutcome) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from matchday.monitoring.records import complete_check, last_launch, record_chec
 from matchday.monitoring.retrain import Launcher, decide
 from matchday.monitoring.served import served_frame
 
-__all__ = ["CheckOutcome", "NoServedVersion", "TriggerOutcome", "run_check", "served_version"]
+__all__ = ["CheckOutcome", "NoServedVersion", "TriggerOutcome", "run_check", "served_version", "window_end"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ class CheckOutcome:
             "report": str(self.report_path),
             "trigger": vars(self.trigger) if self.trigger is not None else None,
         }
+
+
+def window_end(value: str) -> datetime:
+    """An ISO date or time as the naive UTC the store keeps: one with an offset is converted, one without is UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def served_version(settings: Settings) -> str:

@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from contextlib import closing
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -423,7 +422,7 @@ def check_drift(state_dir: str, window: str = "", end: str = "") -> str:
     """The monitoring pipeline's drift step: `matchday monitor drift`'s check (`matchday.monitoring.check`) of
     the served version over `window` (default drift.yaml's) ending at `end` (ISO, UTC; default now). "retrain"
     when it drifted and the cooldown allows a training, which is then the pipeline's own retrain branch."""
-    from matchday.monitoring.check import run_check  # noqa: PLC0415  (Evidently takes seconds to import)
+    from matchday.monitoring.check import run_check, window_end  # noqa: PLC0415  (Evidently is slow to import)
     from matchday.monitoring.drift_config import load_drift_config, parse_duration  # noqa: PLC0415
     from matchday.monitoring.retrain import PipelineBranchLauncher  # noqa: PLC0415
 
@@ -436,7 +435,7 @@ def check_drift(state_dir: str, window: str = "", end: str = "") -> str:
             settings,
             engine,
             config,
-            end=datetime.fromisoformat(end) if end else None,
+            end=window_end(end) if end else None,
             window=parse_duration(window) if window else None,
             launcher=PipelineBranchLauncher(),
         )

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from matchday.evaluation.metrics import log_loss, mean_rps
+from matchday.monitoring.check import window_end
 from matchday.monitoring.drift_config import RetrainPolicy
 from matchday.monitoring.quality import served_quality, settle
 from matchday.monitoring.records import TriggerRecord
@@ -93,3 +94,13 @@ def test_quality_is_scored_beside_the_market_on_the_same_matches() -> None:
     assert quality.rps["pinnacle_close"] == pytest.approx(mean_rps(close, [0, 1]))
     assert quality.log_loss["served"] == pytest.approx(log_loss(served, [0, 1]))
     assert quality.rps_gap == pytest.approx(quality.rps["served"] - quality.rps["pinnacle_close"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2023-05-28", datetime(2023, 5, 28)), ("2023-05-28T12:30:00", datetime(2023, 5, 28, 12, 30)),
+     ("2023-05-28T12:30:00+02:00", datetime(2023, 5, 28, 10, 30)),
+     ("2023-05-28T01:00:00-03:00", datetime(2023, 5, 28, 4))],
+)  # fmt: skip
+def test_a_window_end_is_naive_utc_as_the_store_keeps_times(text: str, expected: datetime) -> None:
+    assert window_end(text) == expected
